@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class LiveopsHtmxConfig(AppConfig):
+    name = "liveops_htmx"
+    verbose_name = _("Live operations")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.signals import setting_changed
+
+        from liveops_htmx import checks, rendering, snapshots  # noqa: F401  (registers checks)
+
+        setting_changed.connect(rendering.clear_cache, dispatch_uid="liveops_htmx.rendering")
+        setting_changed.connect(snapshots.clear_cache, dispatch_uid="liveops_htmx.snapshots")

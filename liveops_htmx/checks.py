@@ -1,0 +1,153 @@
+"""System checks: what a project can get wrong, caught at start-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
+
+from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
+from liveops_htmx.conf import DEFAULTS, conf
+
+
+@register()
+def check_channel_layer(**kwargs: Any) -> list[CheckMessage]:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if conf.CHANNEL_LAYER in layers:
+        return []
+    return [
+        Error(
+            f"No channel layer {conf.CHANNEL_LAYER!r} is configured.",
+            hint=(
+                "Add it to CHANNEL_LAYERS, e.g. {'default': {'BACKEND': "
+                "'channels.layers.InMemoryChannelLayer'}} for one process, or "
+                "channels_redis for several; or point LIVEOPS['CHANNEL_LAYER'] at one."
+            ),
+            id="liveops_htmx.E001",
+        )
+    ]
+
+
+@register()
+def check_partials(**kwargs: Any) -> list[CheckMessage]:
+    if not BUILTIN_PARTIALS and not apps.is_installed(PARTIALS_APP):
+        return [
+            Error(
+                "Template partials are not available.",
+                hint=f"Add {PARTIALS_APP!r} to INSTALLED_APPS (Django 6 has them built in).",
+                id="liveops_htmx.E002",
+            )
+        ]
+    try:
+        get_template("liveops_htmx/liveop.html#status")
+    except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
+        return [
+            Error(
+                f"The liveops_htmx partials cannot be loaded: {exc}",
+                hint=(
+                    "Keep APP_DIRS (or the app directories loader) on the Django template "
+                    "engine, and let the partials loader wrap your loaders."
+                ),
+                id="liveops_htmx.E002",
+            )
+        ]
+    return []
+
+
+def _positive(name: str, value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+@register()
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, "LIVEOPS", None) or {}
+    if not isinstance(user, dict):
+        return [
+            Error(
+                "LIVEOPS must be a dict.",
+                hint="See the settings table in the README.",
+                id="liveops_htmx.E003",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    unknown = sorted(set(user) - set(DEFAULTS))
+    if unknown:
+        messages.append(
+            Warning(
+                f"Unknown LIVEOPS settings: {', '.join(unknown)}.",
+                hint=f"Known settings: {', '.join(sorted(DEFAULTS))}.",
+                id="liveops_htmx.W001",
+            )
+        )
+    if user.get("HTMX_VERSION", DEFAULTS["HTMX_VERSION"]) not in (2, 4):
+        messages.append(
+            Error(
+                "LIVEOPS['HTMX_VERSION'] must be 2 or 4.",
+                hint="Use the major version of the htmx you load with {% htmx_script %}.",
+                id="liveops_htmx.E004",
+            )
+        )
+    numbers = (
+        "TOKEN_MAX_AGE",
+        "LOG_TAIL",
+        "TEXT_MAX",
+        "PUBLISH_TIMEOUT",
+        "PUBLISH_QUEUE_MAX",
+        "CLIENT_FRAME_MAX",
+        "WATCHDOG_INTERVAL",
+    )
+    for name in numbers:
+        if name in user and not _positive(name, user[name]):
+            messages.append(
+                Error(
+                    f"LIVEOPS[{name!r}] must be a positive number, not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]!r}.",
+                    id="liveops_htmx.E005",
+                )
+            )
+    interval = user.get("FLUSH_INTERVAL", DEFAULTS["FLUSH_INTERVAL"])
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval < 0:
+        messages.append(
+            Error(
+                f"LIVEOPS['FLUSH_INTERVAL'] must be a number of seconds >= 0, not {interval!r}.",
+                hint="0.1 means at most 10 coalesced flushes a second per operation.",
+                id="liveops_htmx.E005",
+            )
+        )
+    url = user.get("WS_URL", DEFAULTS["WS_URL"])
+    if not (isinstance(url, str) and url.startswith("/") and url.endswith("/")):
+        messages.append(
+            Error(
+                f"LIVEOPS['WS_URL'] must be an absolute path ending in '/', not {url!r}.",
+                hint="It must match where websocket_urlpatterns are routed.",
+                id="liveops_htmx.E006",
+            )
+        )
+    return messages
+
+
+@register()
+def check_project(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if not apps.is_installed("django_htmx"):
+        messages.append(
+            Warning(
+                "django_htmx is not in INSTALLED_APPS.",
+                hint="Add it to load htmx and its ws extension: "
+                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}.',
+                id="liveops_htmx.W002",
+            )
+        )
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        messages.append(
+            Warning(
+                "ASGI_APPLICATION is not set: the WebSocket route cannot be served.",
+                hint="Point it at an ASGI application that routes websocket_urlpatterns.",
+                id="liveops_htmx.W003",
+            )
+        )
+    return messages

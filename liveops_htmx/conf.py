@@ -1,0 +1,94 @@
+"""Settings: one ``LIVEOPS`` dict merged over defaults, read on every access.
+
+Nothing is cached, so ``override_settings(LIVEOPS={...})`` just works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # htmx major version the {% liveop %} tag writes attributes for: 2 or 4.
+    "HTMX_VERSION": 2,
+    # Alias in CHANNEL_LAYERS used for pushes and subscriptions.
+    "CHANNEL_LAYER": "default",
+    # Path the WebSocket routing serves; the tag builds ws-connect URLs from it.
+    "WS_URL": "/asgi/notifications/",
+    # Seconds a subscription token stays valid (a page left open longer reloads).
+    "TOKEN_MAX_AGE": 24 * 60 * 60,
+    # Minimum seconds between two coalesced progress/log flushes of one operation.
+    "FLUSH_INTERVAL": 0.1,
+    # Log lines kept in the database and sent in a snapshot.
+    "LOG_TAIL": 100,
+    # Characters kept of one log line or status text; the rest is cut with an ellipsis.
+    "TEXT_MAX": 1000,
+    # Seconds one group_send may take before it counts as failed.
+    "PUBLISH_TIMEOUT": 2.0,
+    # Pushes waiting in a worker process before progress pushes are dropped.
+    "PUBLISH_QUEUE_MAX": 10_000,
+    # Largest client frame (bytes) the consumer tolerates before closing with 1009.
+    "CLIENT_FRAME_MAX": 4096,
+    # Seconds between a subscription's checks of the database for missed pushes.
+    "WATCHDOG_INTERVAL": 15.0,
+}
+
+
+class LiveopsSettings:
+    """Typed view of ``settings.LIVEOPS`` over :data:`DEFAULTS`."""
+
+    def _get(self, name: str) -> Any:
+        user = getattr(settings, "LIVEOPS", None) or {}
+        return user.get(name, DEFAULTS[name])
+
+    @property
+    def user_keys(self) -> set[str]:
+        return set(getattr(settings, "LIVEOPS", None) or {})
+
+    @property
+    def HTMX_VERSION(self) -> int:
+        return int(self._get("HTMX_VERSION"))
+
+    @property
+    def CHANNEL_LAYER(self) -> str:
+        return str(self._get("CHANNEL_LAYER"))
+
+    @property
+    def WS_URL(self) -> str:
+        return str(self._get("WS_URL"))
+
+    @property
+    def TOKEN_MAX_AGE(self) -> int:
+        return int(self._get("TOKEN_MAX_AGE"))
+
+    @property
+    def FLUSH_INTERVAL(self) -> float:
+        return float(self._get("FLUSH_INTERVAL"))
+
+    @property
+    def LOG_TAIL(self) -> int:
+        return int(self._get("LOG_TAIL"))
+
+    @property
+    def TEXT_MAX(self) -> int:
+        return int(self._get("TEXT_MAX"))
+
+    @property
+    def PUBLISH_TIMEOUT(self) -> float:
+        return float(self._get("PUBLISH_TIMEOUT"))
+
+    @property
+    def PUBLISH_QUEUE_MAX(self) -> int:
+        return int(self._get("PUBLISH_QUEUE_MAX"))
+
+    @property
+    def CLIENT_FRAME_MAX(self) -> int:
+        return int(self._get("CLIENT_FRAME_MAX"))
+
+    @property
+    def WATCHDOG_INTERVAL(self) -> float:
+        return float(self._get("WATCHDOG_INTERVAL"))
+
+
+conf = LiveopsSettings()

@@ -1,0 +1,288 @@
+"""One channel-layer subscription per operation per serving process, fanned out locally.
+
+The first viewer of an operation in a process joins the operation's group with a
+channel of the hub's own and confirms the subscription with a round trip (the
+Redis pub/sub layer may return from ``group_add`` before Redis listens). Later
+viewers only register with the hub: a connect storm costs the layer nothing, a push
+is received once per process and offered to each viewer's :class:`~.outbox.Outbox`
+without a thread hop, and no viewer ever receives another viewer's snapshot.
+
+The hub also reads the database when it has heard nothing for a while, when the
+layer failed, or when a viewer saw a gap, and offers that snapshot to every viewer
+that is behind it: whatever the layer lost is healed from the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer
+
+from liveops_htmx import snapshots
+from liveops_htmx.conf import conf
+from liveops_htmx.groups import group_name
+from liveops_htmx.outbox import Offer, Outbox, Snapshot
+from liveops_htmx.publisher import get_publisher
+from liveops_htmx.security import CloseCode
+
+logger = logging.getLogger("liveops_htmx.hub")
+
+UPDATE = "liveop.update"
+PROBE = "liveop.probe"
+_REJOIN_EVERY = 3600.0  # group memberships expire after a day on both channels layers
+
+
+class Socket(Protocol):
+    async def send_frame(self, text: str) -> None: ...
+
+    async def end(self, code: int, pk: str | None = None) -> None: ...
+
+
+class Viewer:
+    """One socket's end of a hub: its outbox and the task that drains it."""
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+        self.outbox = Outbox()
+        self.hub: Hub | None = None
+        self.admitted = False  # True once the permission check passed
+        self.done = False
+        self._task: asyncio.Task[None] | None = None
+
+    def offer(self, msg: dict[str, Any]) -> None:
+        if self.done:
+            return
+        outcome = self.outbox.offer(msg)
+        if outcome is Offer.GAP and self.hub is not None and self.admitted:
+            self.hub.request_resync()
+        elif outcome is Offer.QUEUED:
+            self._kick()
+
+    def offer_snapshot(self, snap: Snapshot) -> None:
+        if self.done:
+            return
+        self.admitted = True
+        if Offer.GAP in self.outbox.offer_snapshot(snap) and self.hub is not None:
+            self.hub.request_resync()
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._task is None and self.outbox.frames:
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while (frame := self.outbox.pop()) is not None:
+                await self.socket.send_frame(frame.text())
+                if frame.terminal:
+                    self.done = True
+                    await self.socket.end(CloseCode.NORMAL)
+                    break
+        except Exception:  # the socket went away under us
+            self.done = True
+        finally:
+            self._task = None
+        if self.done:
+            leave(self)
+
+    async def end(self, code: int, pk: str | None) -> None:
+        self.done = True
+        leave(self)
+        await self.socket.end(code, pk)
+
+
+class Hub:
+    def __init__(self, layer: BaseChannelLayer, label: str, pk: str) -> None:
+        self.layer = layer
+        self.label = label
+        self.pk = pk
+        self.group = group_name(label, pk)
+        self.viewers: set[Viewer] = set()
+        self.loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = self.loop.create_future()
+        self.channel: str | None = None
+        self.heard_at = self.loop.time()
+        self._probes: dict[str, asyncio.Future[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resync: asyncio.Task[None] | None = None
+        self._resync_again = False
+        self._stopped = False
+        self._tasks.append(self.loop.create_task(self._start()))
+
+    # -- subscription ------------------------------------------------------------
+
+    async def _start(self) -> None:
+        try:
+            self.channel = await self.layer.new_channel()
+            await self.layer.group_add(self.group, self.channel)
+            if isinstance(self.layer, InMemoryChannelLayer):
+                get_publisher().bind_loop(self.layer, self.loop)
+            self._tasks.append(self.loop.create_task(self._receive()))
+            await self._confirm()
+        except Exception as exc:
+            logger.warning("Subscribing to %s failed: %r", self.group, exc)
+            self.ready.set_exception(exc)
+            self.stop()
+            return
+        self.ready.set_result(None)
+        self._tasks.append(self.loop.create_task(self._watch()))
+
+    async def _confirm(self) -> None:
+        nonce = uuid.uuid4().hex
+        heard = self._probes[nonce] = self.loop.create_future()
+        try:
+            await self.layer.group_send(self.group, {"type": PROBE, "nonce": nonce})
+            await asyncio.wait_for(heard, conf.PUBLISH_TIMEOUT)
+        except asyncio.TimeoutError:
+            logger.warning("Subscription to %s not confirmed in time.", self.group)
+        finally:
+            self._probes.pop(nonce, None)
+
+    async def _receive(self) -> None:
+        assert self.channel is not None
+        backoff = 0.1
+        while True:
+            try:
+                msg = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("Receiving for %s failed, retrying: %r", self.group, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                try:
+                    await self.layer.group_add(self.group, self.channel)
+                except Exception:
+                    continue
+                self.request_resync()  # pushes may have been lost meanwhile
+                continue
+            backoff = 0.1
+            self._dispatch(msg)
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == PROBE:
+            heard = self._probes.get(msg.get("nonce", ""))
+            if heard is not None and not heard.done():
+                heard.set_result(None)
+            return
+        if kind != UPDATE:
+            return
+        self.heard_at = self.loop.time()
+        for viewer in list(self.viewers):
+            viewer.offer(msg)
+
+    async def _watch(self) -> None:
+        rejoined = self.loop.time()
+        while True:
+            interval = conf.WATCHDOG_INTERVAL
+            await asyncio.sleep(interval)
+            if self.loop.time() - self.heard_at >= interval:
+                self.request_resync()
+            if self.loop.time() - rejoined >= _REJOIN_EVERY and self.channel is not None:
+                rejoined = self.loop.time()
+                try:
+                    await self.layer.group_add(self.group, self.channel)
+                except Exception as exc:
+                    logger.warning("Renewing %s failed: %r", self.group, exc)
+
+    # -- healing from the database ----------------------------------------------
+
+    def request_resync(self) -> None:
+        """Read the row once for every viewer that is behind (coalesced, rate-limited)."""
+        if self._stopped:
+            return
+        if self._resync is not None:
+            self._resync_again = True
+            return
+        self._resync = self.loop.create_task(self._do_resync())
+
+    async def _do_resync(self) -> None:
+        try:
+            while True:
+                self._resync_again = False
+                snap = await database_sync_to_async(snapshots.current)(self.label, self.pk)
+                self.heard_at = self.loop.time()
+                admitted = [v for v in self.viewers if v.admitted]
+                for viewer in admitted:
+                    if snap is None:
+                        await viewer.end(CloseCode.NOT_FOUND, self.pk)
+                    else:
+                        viewer.offer_snapshot(snap)
+                if not self._resync_again or snap is None:
+                    break
+                await asyncio.sleep(0.1)
+        except Exception as exc:
+            logger.warning("Resync of %s failed: %r", self.group, exc)
+        finally:
+            self._resync = None
+
+    # -- teardown ------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        hubs = _registry.get(self.loop, {})
+        if hubs.get(self.key) is self:
+            del hubs[self.key]
+        for task in self._tasks:
+            task.cancel()
+        if self._resync is not None:
+            self._resync.cancel()
+        self.loop.create_task(self._unsubscribe())
+
+    async def _unsubscribe(self) -> None:
+        same_layer = [k for k in _registry.get(self.loop, {}) if k[0] == id(self.layer)]
+        if isinstance(self.layer, InMemoryChannelLayer) and not same_layer:
+            get_publisher().unbind_loop(self.layer, self.loop)
+        if self.channel is not None:
+            try:
+                await self.layer.group_discard(self.group, self.channel)
+            except Exception as exc:
+                logger.warning("Leaving %s failed: %r", self.group, exc)
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (id(self.layer), self.group)
+
+
+_registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, str], Hub]]
+_registry = weakref.WeakKeyDictionary()
+
+
+async def join(layer: BaseChannelLayer, label: str, pk: str, viewer: Viewer) -> Hub:
+    """Attach ``viewer`` to the operation's hub, subscribing first if this process is new to it."""
+    loop = asyncio.get_running_loop()
+    hubs = _registry.setdefault(loop, {})
+    key = (id(layer), group_name(label, pk))
+    hub = hubs.get(key)
+    if hub is None:
+        hub = hubs[key] = Hub(layer, label, pk)
+    hub.viewers.add(viewer)
+    viewer.hub = hub
+    try:
+        await asyncio.shield(hub.ready)
+    except BaseException:
+        leave(viewer)
+        raise
+    return hub
+
+
+def leave(viewer: Viewer) -> None:
+    hub, viewer.hub = viewer.hub, None
+    if hub is None:
+        return
+    hub.viewers.discard(viewer)
+    if not hub.viewers:
+        hub.stop()
+
+
+def hub_count() -> int:
+    """Hubs alive on the running loop (for tests and benchmarks)."""
+    return len(_registry.get(asyncio.get_running_loop(), {}))

@@ -1,0 +1,107 @@
+"""The abstract model every live operation subclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+    from liveops_htmx.progress import Progress
+
+
+class State(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+
+
+class Level(models.TextChoices):
+    INFO = "info", _("Info")
+    SUCCESS = "success", _("Success")
+    WARNING = "warning", _("Warning")
+    ERROR = "error", _("Error")
+
+
+class LiveOperation(models.Model):
+    """A long-running operation whose state is persisted and pushed to its viewers.
+
+    Subclass it, add your own fields and implement :meth:`run`.
+    """
+
+    #: Optional ordered stage names, shown as a checklist before they start.
+    stages: ClassVar[Sequence[str]] = ()
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("owner"),
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    status = models.CharField(_("status"), max_length=1000, blank=True)
+    status_level = models.CharField(
+        _("status level"), max_length=16, choices=Level.choices, default=Level.INFO
+    )
+    percent = models.FloatField(_("percent"), null=True, blank=True)
+    progress = models.JSONField(_("progress detail"), default=dict, blank=True)
+    stage = models.CharField(_("stage"), max_length=200, blank=True)
+    stage_states = models.JSONField(_("stage states"), default=dict, blank=True)
+    log_tail = models.JSONField(_("log tail"), default=list, blank=True)
+    log_count = models.PositiveIntegerField(_("log lines"), default=0)
+    regions = models.JSONField(_("custom regions"), default=dict, blank=True)
+    result_context = models.JSONField(
+        _("result context"), null=True, blank=True, encoder=DjangoJSONEncoder
+    )
+    error = models.TextField(_("error"), blank=True)
+    error_detail = models.TextField(_("error detail"), blank=True)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    seq = models.PositiveBigIntegerField(_("sequence"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk} ({self.get_state_display()})"
+
+    def run(self, p: Progress) -> Any:
+        """Do the work, reporting through ``p``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement run(self, p).")
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def user_can_view(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Say whether ``user`` may see this operation (page, list row and socket).
+
+        The owner may; an operation without owner is visible to whoever holds its
+        token; users with the model's ``view`` permission may too. Override to change.
+        """
+        if self.owner_id is None:
+            return True
+        if user.is_authenticated and user.pk == self.owner_id:
+            return True
+        opts = self._meta
+        return bool(user.has_perm(f"{opts.app_label}.view_{opts.model_name}"))

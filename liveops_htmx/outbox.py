@@ -1,0 +1,117 @@
+"""What one viewer still has to receive, merged so a slow viewer gets news, not a backlog.
+
+Every push carries ``seq`` (the operation's sequence after the write) and ``base``
+(the sequence it builds on). A viewer accepts a push only if it is newer than what
+it holds and builds on it; a push that skips ahead means one was lost, and the
+viewer waits for a snapshot from the database instead of showing a gap.
+
+While a viewer's socket is busy, later pushes merge into the frame still waiting:
+each part keeps its newest rendering (latest wins), log appends are concatenated,
+never dropped. A push that changes the operation's state or stage (``lifecycle``)
+closes the frame it lands in, so nothing later overwrites it before it is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from liveops_htmx import rendering
+
+
+class Offer(enum.Enum):
+    QUEUED = "queued"  # will be sent
+    STALE = "stale"  # already held (seq not newer): dropped
+    GAP = "gap"  # a push was lost: held until a snapshot arrives
+    HELD = "held"  # no snapshot yet: held until one arrives
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every part of an operation at ``seq``, as read from the database."""
+
+    seq: int
+    parts: Mapping[str, str]
+    last_line: int
+    terminal: bool
+
+
+@dataclass
+class Frame:
+    seq: int
+    parts: dict[str, str]
+    log: list[Sequence[Any]] = field(default_factory=list)
+    terminal: bool = False
+    closed: bool = False
+    html: str | None = None  # the push's own text, while nothing was merged into it
+
+    def text(self) -> str:
+        if self.html is None:
+            self.html = rendering.compose(self.parts, self.log)
+        return self.html
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.frames: deque[Frame] = deque()
+        self.last_seq = -1
+        self.last_line = 0
+        self.synced = False
+        self.held: list[Mapping[str, Any]] = []
+
+    def offer(self, msg: Mapping[str, Any]) -> Offer:
+        if not self.synced:
+            self.held.append(msg)
+            return Offer.HELD
+        seq: int = msg["seq"]
+        if seq <= self.last_seq:
+            return Offer.STALE
+        if msg["base"] > self.last_seq:
+            self.synced = False
+            self.held.append(msg)
+            return Offer.GAP
+        all_log: Sequence[Sequence[Any]] = msg.get("log") or ()
+        log = [chunk for chunk in all_log if chunk[1] > self.last_line]
+        tail = self.frames[-1] if self.frames and not self.frames[-1].closed else None
+        if tail is None:
+            exact = len(log) == len(all_log)
+            self.frames.append(
+                Frame(
+                    seq,
+                    dict(msg["parts"]),
+                    log,
+                    terminal=bool(msg.get("terminal")),
+                    closed=bool(msg.get("lifecycle") or msg.get("terminal")),
+                    html=msg.get("liveop_html") if exact else None,
+                )
+            )
+        else:
+            tail.seq = seq
+            tail.parts.update(msg["parts"])
+            tail.log.extend(log)
+            tail.terminal = bool(msg.get("terminal"))
+            tail.closed = bool(msg.get("lifecycle") or msg.get("terminal"))
+            tail.html = None
+        self.last_seq = seq
+        if log:
+            self.last_line = max(self.last_line, log[-1][1])
+        return Offer.QUEUED
+
+    def offer_snapshot(self, snap: Snapshot) -> list[Offer]:
+        """Take ``snap`` if it is newer, then replay what was held; return the replay's outcomes."""
+        if snap.seq > self.last_seq:
+            self.frames.clear()
+            self.frames.append(
+                Frame(snap.seq, dict(snap.parts), terminal=snap.terminal, closed=snap.terminal)
+            )
+            self.last_seq = snap.seq
+            self.last_line = snap.last_line
+        self.synced = True
+        held, self.held = self.held, []
+        return [self.offer(msg) for msg in held]
+
+    def pop(self) -> Frame | None:
+        return self.frames.popleft() if self.frames else None

@@ -1,0 +1,421 @@
+"""The API ``run(self, p)`` reports through.
+
+:class:`Progress` is transport-neutral: it keeps the operation's live state on the
+instance, coalesces bursts and decides when to flush. :class:`WebProgress` flushes
+by writing the row (one UPDATE), rendering the changed parts once and pushing one
+message to the operation's group after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import router, transaction
+from django.template.loader import get_template
+from django.utils import timezone, translation
+from django.utils.html import conditional_escape
+
+from liveops_htmx import rendering, values
+from liveops_htmx.conf import conf
+from liveops_htmx.groups import group_name
+from liveops_htmx.models import Level, State
+from liveops_htmx.publisher import get_publisher
+
+if TYPE_CHECKING:
+    from channels.layers import BaseChannelLayer
+
+    from liveops_htmx.models import LiveOperation
+
+T = TypeVar("T")
+
+__all__ = ["OperationCancelled", "Progress", "WebProgress"]
+
+# What each kind of change writes, and which parts it re-renders.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "status": ("status", "status_level"),
+    "progress": ("percent", "progress"),
+    "stages": ("stage", "stage_states"),
+    "log": ("log_tail", "log_count"),
+    "regions": ("regions",),
+    "state": (
+        "state",
+        "status",
+        "status_level",
+        "percent",
+        "progress",
+        "stage",
+        "stage_states",
+        "result_context",
+        "error",
+        "error_detail",
+        "started_at",
+        "finished_at",
+    ),
+}
+PARTS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "progress": ("progress",),
+    "stages": ("stages",),
+    "log": (),
+    "regions": (),
+    # The log part is never re-rendered by an update: lines are only ever appended.
+    "state": tuple(p for p in rendering.PARTS if p != "log"),
+}
+
+
+class OperationCancelled(Exception):
+    """Raised inside ``run()`` once a cancel was requested; the runner marks it cancelled."""
+
+
+def clip(text: object) -> str:
+    value = str(text)
+    limit = conf.TEXT_MAX
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class Progress:
+    """Live state of one operation, and when to report it.
+
+    Lifecycle calls (status change, stage, result, error, cancel) flush at once;
+    ``percent()``, ``track()`` and ``log()`` flush at most every
+    ``LIVEOPS["FLUSH_INTERVAL"]`` seconds, carrying whatever accumulated.
+    """
+
+    def __init__(
+        self,
+        op: LiveOperation,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float | None = None,
+    ) -> None:
+        self.op = op
+        self.clock = clock
+        self.interval = conf.FLUSH_INTERVAL if interval is None else interval
+        self.finished = op.is_finished
+        self._dirty: set[str] = set()
+        self._changed_regions: dict[str, str] = {}
+        self._lines: list[tuple[int, str]] = []
+        self._last_flush = -math.inf
+        self._last_poll = -math.inf
+
+    @property
+    def cancel_seen(self) -> bool:
+        """True once this worker knows a cancel was requested (from a flush or a poll)."""
+        return bool(self.op.cancel_requested)
+
+    # -- reporting -------------------------------------------------------------------
+
+    def status(self, text: object, level: str = Level.INFO) -> None:
+        """Show ``text`` as the operation's status (escaped: it is text, not markup)."""
+        if level not in Level.values:
+            raise ValueError(f"level must be one of {Level.values}, not {level!r}")
+        text = clip(text)
+        if (self.op.status, self.op.status_level) == (text, level):
+            return
+        self.op.status, self.op.status_level = text, level
+        self._flush({"status"}, lifecycle=True)
+
+    def percent(self, value: float) -> None:
+        """Set the progress to ``value`` (0 to 100); coalesced."""
+        number = float(value)
+        if math.isnan(number):
+            raise ValueError("percent must be a number, not NaN")
+        self.op.percent = min(100.0, max(0.0, number))
+        detail = dict(self.op.progress or {})
+        for key in ("done", "total", "eta"):
+            detail.pop(key, None)
+        self.op.progress = detail
+        self._changed("progress")
+
+    def track(
+        self,
+        iterable: Iterable[T],
+        total: int | None = None,
+        label: str | None = None,
+        unit: str = "it",
+    ) -> Iterator[T]:
+        """Yield from ``iterable`` while reporting progress; raise once cancelled.
+
+        The loop itself only counts: the clock, the cancel flag and the flush are
+        looked at every *stride* items, a stride sized to the observed rate.
+        """
+        if total is None:
+            try:
+                total = len(iterable)  # type: ignore[arg-type]
+            except TypeError:
+                total = None
+        started = self.clock()
+        self._track(0, total, label, unit, started)
+        done = 0
+        next_check = 1
+        for item in iterable:
+            yield item
+            done += 1
+            if done >= next_check:
+                next_check = done + self._track(done, total, label, unit, started)
+        # The end of a loop is a milestone: it flushes at once.
+        self._track(done, total if total is not None else done, label, unit, started, final=True)
+
+    def _track(
+        self,
+        done: int,
+        total: int | None,
+        label: str | None,
+        unit: str,
+        started: float,
+        *,
+        final: bool = False,
+    ) -> int:
+        if self.cancel_seen:
+            raise OperationCancelled()
+        now = self.clock()
+        elapsed = now - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        detail: dict[str, Any] = {"done": done, "total": total, "unit": unit}
+        if label is not None:
+            detail["label"] = label
+        if total:
+            self.op.percent = min(100.0, 100.0 * done / total)
+            if rate > 0 and done < total:
+                detail["eta"] = round((total - done) / rate, 1)
+        else:
+            self.op.percent = None
+        self.op.progress = detail
+        if final:
+            self._flush({"progress"})
+        else:
+            self._changed("progress", now)
+        # Look again in about a quarter of the flush interval.
+        return max(1, min(int(rate * self.interval / 4), 1_000_000))
+
+    def log(self, line: object) -> None:
+        """Append ``line`` (or each line of it) to the log; coalesced, never dropped."""
+        tail = list(self.op.log_tail or [])
+        for text in str(line).splitlines() or [""]:
+            self.op.log_count += 1
+            entry = (self.op.log_count, clip(text))
+            self._lines.append(entry)
+            tail.append(list(entry))
+        self.op.log_tail = tail[-conf.LOG_TAIL :]
+        self._changed("log")
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Mark ``name`` running for the block, then done (or failed if it raises)."""
+        name = clip(name)
+        self._set_stage(name, "running", name)
+        try:
+            yield
+        except OperationCancelled:
+            self._set_stage(name, "cancelled", "")
+            raise
+        except BaseException:
+            self._set_stage(name, "failed", "")
+            raise
+        self._set_stage(name, "done", "")
+
+    def _set_stage(self, name: str, state: str, current: str) -> None:
+        states = dict(self.op.stage_states or {})
+        states[name] = state
+        self.op.stage_states = states
+        self.op.stage = current
+        self._flush({"stages"}, lifecycle=True)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`OperationCancelled` if a cancel was requested."""
+        now = self.clock()
+        if not self.cancel_seen and now - self._last_poll >= self.interval:
+            self._last_poll = now
+            self.op.cancel_requested = self._poll_cancel()
+        if self.cancel_seen:
+            raise OperationCancelled()
+
+    def swap(
+        self, selector: str, name: str | None = None, template: str | None = None, **context: Any
+    ) -> None:
+        """Render a partial (``name``) or a template into the page element at ``selector``."""
+        raise NotImplementedError(f"{type(self).__name__} has no page to swap into.")
+
+    def html(self, selector: str, html: str) -> None:
+        """Put ``html`` into the page element at ``selector`` (escaped unless marked safe)."""
+        raise NotImplementedError(f"{type(self).__name__} has no page to put HTML into.")
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Mark the operation running (the runner calls this before ``run()``)."""
+        self.op.state = State.RUNNING
+        self.op.started_at = timezone.now()
+        self._flush({"state"}, lifecycle=True)
+
+    def result(self, context: Mapping[str, Any] | None = None, **extra: Any) -> None:
+        """Finish successfully; the result part renders from ``context`` (kept as JSON)."""
+        merged = {**(context or {}), **extra}
+        self.op.result_context = values.dump(merged)
+        if self.op.percent is not None or self.op.progress:
+            self.op.percent = 100.0
+        self._finish(State.SUCCEEDED)
+
+    def error(self, message: object) -> None:
+        """Finish as failed, showing ``message`` (escaped)."""
+        self.op.error = clip(message)
+        self._finish(State.FAILED)
+
+    def cancelled(self) -> None:
+        """Finish as cancelled (the runner calls this when ``OperationCancelled`` escapes)."""
+        self._finish(State.CANCELLED)
+
+    def _finish(self, state: State) -> None:
+        if self.finished:
+            raise RuntimeError(f"{self.op} has already finished.")
+        self.op.state = state
+        self.op.stage = ""
+        self.op.finished_at = timezone.now()
+        self._flush({"state"}, lifecycle=True, terminal=True)
+
+    # -- flushing ----------------------------------------------------------------------
+
+    def _changed(self, kind: str, now: float | None = None) -> None:
+        self._dirty.add(kind)
+        now = self.clock() if now is None else now
+        if now - self._last_flush >= self.interval:
+            self._flush(set())
+
+    def _flush(self, kinds: set[str], *, lifecycle: bool = False, terminal: bool = False) -> None:
+        kinds = kinds | self._dirty
+        lines, regions = self._lines, self._changed_regions
+        self._dirty, self._lines, self._changed_regions = set(), [], {}
+        self._last_flush = self.clock()
+        self.emit(kinds, lines, regions, lifecycle=lifecycle, terminal=terminal)
+
+    def emit(
+        self,
+        kinds: set[str],
+        lines: list[tuple[int, str]],
+        regions: dict[str, str],
+        *,
+        lifecycle: bool,
+        terminal: bool,
+    ) -> None:
+        """Report what changed since the last flush (subclasses: persist, print, push)."""
+        if terminal:
+            self.finished = True
+
+    def _poll_cancel(self) -> bool:
+        return bool(self.op.cancel_requested)
+
+
+class WebProgress(Progress):
+    """Persist each flush in one UPDATE, render it once, push it after commit."""
+
+    def __init__(
+        self,
+        op: LiveOperation,
+        channel_layer: BaseChannelLayer | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float | None = None,
+    ) -> None:
+        super().__init__(op, clock=clock, interval=interval)
+        if channel_layer is None:
+            from channels.layers import get_channel_layer
+
+            channel_layer = get_channel_layer(conf.CHANNEL_LAYER)
+        if channel_layer is None:
+            raise ImproperlyConfigured(
+                f"No channel layer {conf.CHANNEL_LAYER!r} in CHANNEL_LAYERS: "
+                "live operations need one (the in-memory layer is enough for one process)."
+            )
+        if op.pk is None:
+            raise ValueError("Save the operation before reporting progress on it.")
+        self.layer = channel_layer
+        self.group = group_name(op._meta.label, op.pk)
+        self.db = router.db_for_write(type(op), instance=op)
+
+    def swap(
+        self, selector: str, name: str | None = None, template: str | None = None, **context: Any
+    ) -> None:
+        if (name is None) == (template is None):
+            raise TypeError("swap() needs exactly one of name= (a partial) or template=.")
+        with translation.override(self.op.language or None):
+            if name is not None:
+                tmpl = rendering._template(self.op, name)
+            else:
+                tmpl = get_template(template)  # type: ignore[arg-type]
+            markup = tmpl.render({"op": self.op, **context})
+        self._put_region(selector, markup)
+
+    def html(self, selector: str, html: str) -> None:
+        self._put_region(selector, str(conditional_escape(html)))
+
+    def _put_region(self, selector: str, markup: str) -> None:
+        if not selector or len(selector) > 200:
+            raise ValueError("selector must be a CSS selector of at most 200 characters.")
+        regions = dict(self.op.regions or {})
+        regions[selector] = markup
+        self.op.regions = regions
+        self._changed_regions[selector] = markup
+        self._flush({"regions"}, lifecycle=True)
+
+    def emit(
+        self,
+        kinds: set[str],
+        lines: list[tuple[int, str]],
+        regions: dict[str, str],
+        *,
+        lifecycle: bool,
+        terminal: bool,
+    ) -> None:
+        fields = {name for kind in kinds for name in FIELDS[kind]}
+        base, _seq = self._write(fields)
+        names = [p for p in rendering.PARTS if any(p in PARTS[k] for k in kinds)]
+        with translation.override(self.op.language or None):
+            message = rendering.update_message(
+                self.op,
+                base,
+                names,
+                lines=lines,
+                regions=regions,
+                lifecycle=lifecycle,
+                terminal=terminal,
+            )
+        transaction.on_commit(lambda: self._push(message), using=self.db)
+
+    def _push(self, message: dict[str, Any]) -> None:
+        publisher = get_publisher()
+        terminal = bool(message["terminal"])
+        publisher.publish(
+            self.layer, self.group, message, essential=terminal or bool(message["lifecycle"])
+        )
+        if terminal:
+            self.finished = True
+            publisher.flush()
+
+    def _write(self, fields: set[str]) -> tuple[int, int]:
+        """UPDATE the row at the next seq; on a conflict, learn why and write again."""
+        op = self.op
+        rows = type(op)._base_manager.using(self.db)
+        values_ = {name: getattr(op, name) for name in fields}
+        while True:
+            base = op.seq
+            written = rows.filter(pk=op.pk, seq=base, cancel_requested=op.cancel_requested).update(
+                seq=base + 1, **values_
+            )
+            if written:
+                op.seq = base + 1
+                return base, base + 1
+            current = rows.filter(pk=op.pk).values("seq", "cancel_requested").first()
+            if current is None:
+                raise OperationCancelled(f"{op} was deleted while it ran.")
+            op.seq = current["seq"]
+            op.cancel_requested = current["cancel_requested"]
+
+    def _poll_cancel(self) -> bool:
+        rows = type(self.op)._base_manager.using(self.db)
+        flag = rows.filter(pk=self.op.pk).values_list("cancel_requested", flat=True).first()
+        return bool(flag)

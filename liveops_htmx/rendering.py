@@ -1,0 +1,246 @@
+"""The one place fragments are made: the page snapshot, the socket snapshot and every push.
+
+Each part is a partial of ``liveops_htmx/liveop.html`` (or of the model's own
+``<app_label>/<model_name>_liveop.html``, part by part). Its root element carries a
+stable id; frames sent over the socket add ``hx-swap-oob`` to that root.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
+
+from liveops_htmx import values
+
+if TYPE_CHECKING:
+    from liveops_htmx.models import LiveOperation
+
+#: Parts of a snapshot, in page order.
+PARTS: tuple[str, ...] = ("status", "progress", "stages", "log", "result", "error")
+DEFAULT_TEMPLATE = "liveops_htmx/liveop.html"
+#: Parts are swapped inside their root so live regions and focus survive an update.
+PART_SWAP = "innerHTML"
+SOCKET = "socket"
+
+_resolved: dict[tuple[str, str], str] = {}
+
+
+def dom_id(op: LiveOperation, name: str) -> str:
+    return f"op-{name}-{op.pk}"
+
+
+def template_names(op: LiveOperation, name: str) -> list[str]:
+    opts = op._meta
+    own = getattr(op, "liveop_template", None) or f"{opts.app_label}/{opts.model_name}_liveop.html"
+    return [f"{own}#{name}", f"{DEFAULT_TEMPLATE}#{name}"]
+
+
+def _template(op: LiveOperation, name: str) -> Any:
+    key = (op._meta.label, name)
+    cached = _resolved.get(key)
+    if cached is not None:
+        return get_template(cached)
+    for candidate in template_names(op, name):
+        try:
+            template = get_template(candidate)
+        except TemplateDoesNotExist:
+            continue
+        if not settings.DEBUG:
+            _resolved[key] = candidate
+        return template
+    raise TemplateDoesNotExist(", ".join(template_names(op, name)))
+
+
+def clear_cache(**kwargs: Any) -> None:
+    """Forget resolved template names (connected to ``setting_changed``)."""
+    _resolved.clear()
+
+
+def ids(op: LiveOperation) -> dict[str, str]:
+    names = (*PARTS, SOCKET, "root", "bar", "log-lines")
+    return {n.replace("-", "_"): dom_id(op, n) for n in names}
+
+
+def eta_text(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return ""
+    if seconds < 60:
+        n = max(1, round(seconds))
+        return ngettext("about %(n)d second left", "about %(n)d seconds left", n) % {"n": n}
+    if seconds < 3600:
+        n = round(seconds / 60)
+        return ngettext("about %(n)d minute left", "about %(n)d minutes left", n) % {"n": n}
+    n = round(seconds / 3600)
+    return ngettext("about %(n)d hour left", "about %(n)d hours left", n) % {"n": n}
+
+
+def progress_view(op: LiveOperation) -> dict[str, Any]:
+    detail: Mapping[str, Any] = op.progress or {}
+    percent = op.percent
+    if op.state == "succeeded":
+        percent = 100.0
+    return {
+        "percent": percent,
+        "value": "" if percent is None else f"{percent:.1f}",
+        "percent_text": "" if percent is None else f"{math.floor(percent):d}%",
+        "label": detail.get("label") or gettext("Progress"),
+        "done": detail.get("done"),
+        "total": detail.get("total"),
+        "unit": detail.get("unit", ""),
+        "eta_text": "" if op.is_finished else eta_text(detail.get("eta")),
+    }
+
+
+def stage_view(op: LiveOperation) -> list[dict[str, str]]:
+    states: Mapping[str, str] = op.stage_states or {}
+    names = list(type(op).stages)
+    names += [n for n in states if n not in names]
+    return [{"name": n, "state": states.get(n, "pending")} for n in names]
+
+
+def context(op: LiveOperation) -> dict[str, Any]:
+    return {
+        "op": op,
+        "ids": ids(op),
+        "state_label": op.get_state_display(),  # type: ignore[attr-defined]
+        "progress": progress_view(op),
+        "stages": stage_view(op),
+        "log": [{"n": n, "text": text} for n, text in op.log_tail or ()],
+        "result": values.load(op.result_context) or {},
+        "show_traceback": settings.DEBUG,
+    }
+
+
+def with_oob(html: str, swap: str) -> str:
+    """Put ``hx-swap-oob`` on the root element of ``html``."""
+    start = html.find("<")
+    end = start + 1
+    while end < len(html) and html[end] not in " \t\n\r/>":
+        end += 1
+    return f'{html[:end]} hx-swap-oob="{swap}"{html[end:]}'
+
+
+def render_part(
+    op: LiveOperation, name: str, *, oob: bool = False, ctx: dict[str, Any] | None = None
+) -> SafeString:
+    html: str = _template(op, name).render(ctx if ctx is not None else context(op))
+    html = html.strip()
+    expected = f'id="{dom_id(op, name)}"'
+    if expected not in html[: html.find(">") + 1]:
+        raise ImproperlyConfigured(
+            f"The {name!r} partial for {op._meta.label} must have {expected} on its root element."
+        )
+    return mark_safe(with_oob(html, PART_SWAP) if oob else html)
+
+
+def render_parts(op: LiveOperation, names: Iterable[str], *, oob: bool) -> dict[str, str]:
+    ctx = context(op)
+    return {name: render_part(op, name, oob=oob, ctx=ctx) for name in names}
+
+
+def log_chunk(op: LiveOperation, lines: Sequence[tuple[int, str]]) -> str:
+    """Render new log lines as one out-of-band append to the log list."""
+    items = [{"n": n, "text": text} for n, text in lines]
+    inner = _template(op, "log_lines").render({"op": op, "log": items}).strip()
+    return format_html(
+        '<ol hx-swap-oob="beforeend:#{}">{}</ol>', dom_id(op, "log-lines"), mark_safe(inner)
+    )
+
+
+def region(selector: str, html: str) -> str:
+    """Wrap markup for a page region outside the operation's own parts."""
+    return format_html('<div hx-swap-oob="innerHTML:{}">{}</div>', selector, html)
+
+
+def socket_closer(op: LiveOperation) -> str:
+    """Replace the socket element with an inert one: htmx closes the socket, never retries."""
+    return format_html('<div id="{}" hx-swap-oob="outerHTML" hidden></div>', dom_id(op, SOCKET))
+
+
+def refusal(pk: str, message: str, code: int) -> str:
+    """Replace a refused socket element with a visible notice, so htmx 4 stops retrying."""
+    return format_html(
+        '<div id="op-{}-{}" hx-swap-oob="outerHTML" class="liveop-notice" role="alert"'
+        ' data-close-code="{}">{}</div>',
+        SOCKET,
+        pk,
+        code,
+        message,
+    )
+
+
+def socket_element(op: LiveOperation, url: str, htmx_version: int) -> SafeString:
+    if htmx_version == 4:
+        return format_html('<div id="{}" hx-ws:connect="{}" hidden></div>', dom_id(op, SOCKET), url)
+    return format_html(
+        '<div id="{}" hx-ext="ws" ws-connect="{}" hidden></div>', dom_id(op, SOCKET), url
+    )
+
+
+def compose(parts: Mapping[str, str], log: Iterable[Sequence[Any]] = ()) -> str:
+    """Join rendered parts and log appends into one frame; the socket closer goes last."""
+    body = [html for name, html in parts.items() if name != SOCKET]
+    body += [chunk[2] for chunk in log]
+    if SOCKET in parts:
+        body.append(parts[SOCKET])
+    return "".join(body)
+
+
+def update_message(
+    op: LiveOperation,
+    base: int,
+    names: Iterable[str],
+    *,
+    lines: Sequence[tuple[int, str]] = (),
+    regions: Mapping[str, str] | None = None,
+    lifecycle: bool,
+    terminal: bool,
+) -> dict[str, Any]:
+    """The channel-layer message for one write of ``op`` (now at ``op.seq``)."""
+    parts = render_parts(op, names, oob=True)
+    for selector, markup in (regions or {}).items():
+        parts[f"region:{selector}"] = region(selector, markup)
+    log = [(lines[0][0], lines[-1][0], log_chunk(op, lines))] if lines else []
+    if terminal:
+        parts[SOCKET] = socket_closer(op)
+    return {
+        "type": "liveop.update",
+        "seq": op.seq,
+        "base": base,
+        "liveop_html": compose(parts, log),
+        "parts": parts,
+        "log": log,
+        "lifecycle": lifecycle,
+        "terminal": terminal,
+    }
+
+
+def snapshot_parts(op: LiveOperation) -> dict[str, str]:
+    parts = render_parts(op, PARTS, oob=True)
+    for selector, html in (op.regions or {}).items():
+        parts[f"region:{selector}"] = region(selector, mark_safe(html))
+    if op.is_finished:
+        parts[SOCKET] = socket_closer(op)
+    return parts
+
+
+def snapshot(op: LiveOperation) -> str:
+    """Every part of ``op`` out-of-band: what a viewer gets when it (re)connects."""
+    return compose(snapshot_parts(op))
+
+
+def widget(op: LiveOperation, socket_html: str) -> SafeString:
+    """The page rendering of ``op``: parts in place, plus the socket element if live."""
+    ctx = context(op)
+    ctx["parts"] = mark_safe("".join(render_part(op, n, ctx=ctx) for n in PARTS))
+    ctx["socket"] = mark_safe(socket_html)
+    return mark_safe(_template(op, "widget").render(ctx).strip())

@@ -1,0 +1,11 @@
+"""WebSocket routes: include them under ``AllowedHostsOriginValidator`` and ``AuthMiddlewareStack``."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from liveops_htmx.consumers import LiveOperationConsumer
+
+websocket_urlpatterns = [
+    path("asgi/notifications/", LiveOperationConsumer.as_asgi(), name="liveops_htmx_ws"),
+]

@@ -1,0 +1,90 @@
+"""Reading an operation's snapshot from the database (sync; call through a thread)."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.utils import translation
+
+from liveops_htmx import rendering
+from liveops_htmx.models import LiveOperation
+from liveops_htmx.outbox import Snapshot
+from liveops_htmx.security import CloseCode, Subscription, SubscriptionRefused
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+# The newest snapshot per operation: a connect storm renders it once per seq.
+_cache: dict[tuple[str, str], tuple[int, Snapshot]] = {}
+_cache_lock = threading.Lock()
+_CACHE_MAX = 1024
+
+
+def model_for(label: str) -> type[LiveOperation]:
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        raise SubscriptionRefused(CloseCode.NOT_FOUND) from None
+    if not issubclass(model, LiveOperation):
+        raise SubscriptionRefused(CloseCode.NOT_FOUND)
+    return model
+
+
+def fetch(label: str, pk: str) -> LiveOperation:
+    try:
+        return model_for(label)._default_manager.get(pk=pk)
+    except (ObjectDoesNotExist, ValidationError, ValueError, TypeError):
+        raise SubscriptionRefused(CloseCode.NOT_FOUND, pk) from None
+
+
+def of(op: LiveOperation) -> Snapshot:
+    """Render (or reuse) the snapshot of ``op`` as it was just read."""
+    key = (op._meta.label, str(op.pk))
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == op.seq:
+        return hit[1]
+    with translation.override(language_of(op)):
+        snap = Snapshot(
+            seq=op.seq,
+            parts=rendering.snapshot_parts(op),
+            last_line=op.log_count,
+            terminal=op.is_finished,
+        )
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[key] = (op.seq, snap)
+    return snap
+
+
+def clear_cache(**kwargs: Any) -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def language_of(op: LiveOperation) -> str | None:
+    """The language an operation renders in, live and in snapshots alike."""
+    return getattr(op, "language", None) or None
+
+
+def for_viewer(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None) -> Snapshot:
+    """Read the operation of ``sub`` and return its snapshot if ``user`` may see it."""
+    from django.contrib.auth.models import AnonymousUser
+
+    op = fetch(sub.model, sub.pk)
+    if not op.user_can_view(user if user is not None else AnonymousUser()):
+        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub.pk)
+    return of(op)
+
+
+def current(label: str, pk: str) -> Snapshot | None:
+    """Snapshot for a subscription's periodic check; None if the operation is gone."""
+    try:
+        return of(fetch(label, pk))
+    except SubscriptionRefused:
+        return None

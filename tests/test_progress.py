@@ -1,0 +1,365 @@
+"""Tier 2: WebProgress against a capturing channel layer."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils.safestring import mark_safe
+
+from liveops_htmx.control import request_cancel
+from liveops_htmx.execution import execute
+from liveops_htmx.progress import OperationCancelled, WebProgress
+from liveops_htmx.publisher import get_publisher
+from tests.testapp.models import Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def updates(count_queries):
+    return [q for q in count_queries.captured_queries if q["sql"].startswith("UPDATE")]
+
+
+def started(report, layer, clock=None, **kwargs):
+    p = WebProgress(report, layer, **({"clock": clock} if clock else {}), **kwargs)
+    p.start()
+    return p
+
+
+def test_a_missing_channel_layer_is_a_clear_error(report):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(CHANNEL_LAYERS={}), pytest.raises(ImproperlyConfigured, match="layer"):
+        WebProgress(report)
+
+
+def test_an_unsaved_operation_is_refused(layer):
+    with pytest.raises(ValueError, match="Save"):
+        WebProgress(Report(), layer)
+
+
+def test_each_status_change_is_one_write_and_one_push(report, layer, clock):
+    p = started(report, layer, clock)
+    layer.clear()
+    with CaptureQueriesContext(connection) as queries:
+        p.status("Loading")
+        p.status("Loading")  # unchanged: nothing to say
+        p.status("Parsing", level="warning")
+    messages = layer.messages()
+    assert len(updates(queries)) == 2
+    assert [m["seq"] for m in messages] == [2, 3]
+    assert [m["base"] for m in messages] == [1, 2]
+    assert all(m["type"] == "liveop.update" and m["lifecycle"] for m in messages)
+    assert 'id="op-status-' in messages[-1]["liveop_html"]
+    assert "Parsing" in messages[-1]["liveop_html"]
+    report.refresh_from_db()
+    assert (report.status, report.status_level, report.seq) == ("Parsing", "warning", 3)
+
+
+def test_status_rejects_unknown_levels(report, layer):
+    with pytest.raises(ValueError, match="level"):
+        WebProgress(report, layer).status("x", level="shouting")
+
+
+def test_percent_bursts_are_coalesced_and_the_last_value_arrives(report, layer, clock):
+    p = started(report, layer, clock)
+    layer.clear()
+    with CaptureQueriesContext(connection) as queries:
+        for value in range(1, 101):
+            p.percent(value)  # the clock stands still: start() just flushed
+        first = len(updates(queries))
+        clock.advance(0.1)
+        p.percent(100.5)
+    assert first == 0
+    assert len(updates(queries)) == 1
+    report.refresh_from_db()
+    assert report.percent == 100.0
+    assert [set(m["parts"]) for m in layer.messages()] == [{"progress"}]
+    assert 'value="100.0"' in layer.frames()[-1]
+
+
+def test_the_last_coalesced_value_rides_on_the_terminal_push(report, layer, clock):
+    p = started(report, layer, clock)
+    p.percent(10)
+    p.percent(55)  # held back by the interval
+    p.result(message="ok")
+    final = layer.messages()[-1]
+    assert final["terminal"]
+    assert 'value="100.0"' in final["liveop_html"]  # a finished operation shows 100%
+    report.refresh_from_db()
+    assert report.state == "succeeded" and report.percent == 100.0
+
+
+def test_a_held_back_percent_is_delivered_by_the_next_call_after_the_interval(report, layer, clock):
+    p = started(report, layer, clock)
+    p.percent(10)
+    p.percent(42)
+    clock.advance(0.2)
+    p.log("tick")
+    report.refresh_from_db()
+    assert report.percent == 42.0
+    assert 'value="42.0"' in layer.frames()[-1]
+
+
+def test_nan_percent_is_refused(report, layer):
+    with pytest.raises(ValueError, match="NaN"):
+        WebProgress(report, layer).percent(float("nan"))
+
+
+@override_settings(LIVEOPS={"LOG_TAIL": 10})
+def test_log_lines_are_coalesced_never_dropped_and_the_tail_stays_bounded(report, layer, clock):
+    p = started(report, layer, clock)
+    for i in range(1, 51):
+        p.log(f"line {i}")
+        if i % 7 == 0:
+            clock.advance(0.1)
+    p.result()
+    numbers = []
+    for message in layer.messages():
+        for first, last, html in message["log"]:
+            found = [int(n) for n in re.findall(r'<li value="(\d+)">', html)]
+            assert found == list(range(first, last + 1))
+            assert f'hx-swap-oob="beforeend:#op-log-lines-{report.pk}"' in html
+            numbers += found
+    assert numbers == list(range(1, 51))
+    assert len(layer.messages()) < 20
+    report.refresh_from_db()
+    assert report.log_count == 50
+    assert report.log_tail == [[i, f"line {i}"] for i in range(41, 51)]
+
+
+def test_a_multi_line_log_call_numbers_each_line(report, layer, clock):
+    p = started(report, layer, clock)
+    clock.advance(1)
+    p.log("one\ntwo")
+    report.refresh_from_db()
+    assert report.log_tail == [[1, "one"], [2, "two"]]
+
+
+def test_a_million_item_track_writes_and_pushes_a_handful_of_times(report, layer):
+    p = started(report, layer)
+    layer.clear()
+    with CaptureQueriesContext(connection) as queries:
+        total = sum(1 for _ in p.track(range(1_000_000), label="Items"))
+        p.result()
+    writes, sends = len(updates(queries)), len(layer.messages())
+    assert total == 1_000_000
+    assert 1 <= writes < 100
+    assert sends == writes  # one write, one push
+    report.refresh_from_db()
+    assert report.progress["done"] == 1_000_000
+    assert report.percent == 100.0
+
+
+def test_track_reports_count_total_label_and_eta(report, layer, clock):
+    p = started(report, layer, clock)
+    items = iter(p.track(range(10), label="Rows", unit="rows"))
+    for _ in range(5):
+        next(items)
+        clock.advance(1.0)
+    next(items)  # the sixth item: done=5 is reported on the way
+    report.refresh_from_db()
+    assert report.progress["label"] == "Rows"
+    assert report.progress["total"] == 10
+    assert report.progress["unit"] == "rows"
+    assert 4 <= report.progress["done"] <= 5
+    assert report.progress["eta"] > 0
+    assert "left" in layer.frames()[-1]
+
+
+def test_track_without_a_length_counts_without_percent(report, layer, clock):
+    p = started(report, layer, clock)
+    seen = []
+    for x in p.track(x for x in range(3)):
+        seen.append(x)
+        report.refresh_from_db()
+        assert report.percent is None
+        clock.advance(1)
+    assert seen == [0, 1, 2]
+    report.refresh_from_db()
+    assert report.progress["done"] == 3
+    assert report.progress["total"] == 3
+
+
+def test_stages_run_done_and_failed(report, layer):
+    p = started(report, layer)
+    with p.stage("Collect"):
+        report.refresh_from_db()
+        assert report.stage == "Collect"
+        assert report.stage_states == {"Collect": "running"}
+    with pytest.raises(KeyError), p.stage("Render"):
+        raise KeyError("x")
+    report.refresh_from_db()
+    assert report.stage_states == {"Collect": "done", "Render": "failed"}
+    assert 'data-state="failed">Render' in layer.frames()[-1]
+
+
+def test_every_message_has_a_strictly_increasing_seq_across_writers(report, layer, clock):
+    p = started(report, layer, clock)
+    p.status("one")
+    assert request_cancel(Report.objects.get(pk=report.pk), layer)  # another writer
+    p.status("two")  # conflicts, learns of the cancel, writes after it
+    p.log("three")
+    messages = layer.messages()
+    seqs = [m["seq"] for m in messages]
+    assert seqs == sorted(set(seqs))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert all(m["base"] == m["seq"] - 1 for m in messages)
+    assert "Cancelling" in messages[2]["liveop_html"]
+    assert p.cancel_seen
+
+
+def test_track_raises_once_a_cancel_was_seen(report, layer, clock):
+    p = started(report, layer, clock)
+    request_cancel(Report.objects.get(pk=report.pk), layer)
+    with pytest.raises(OperationCancelled):
+        for _ in p.track(range(100)):
+            clock.advance(0.05)
+            p.log("working")  # a flush meets the cancel
+
+
+def test_check_cancelled_polls_the_database_at_most_once_per_interval(report, layer, clock):
+    p = started(report, layer, clock)
+    p.check_cancelled()
+    Report.objects.filter(pk=report.pk).update(cancel_requested=True)  # a raw flag, no seq bump
+    with CaptureQueriesContext(connection) as queries:
+        p.check_cancelled()  # within the interval: no query
+    assert queries.captured_queries == []
+    clock.advance(0.1)
+    with pytest.raises(OperationCancelled):
+        p.check_cancelled()
+
+
+def test_a_cancel_request_is_refused_once_finished_or_already_asked(report, layer):
+    p = started(report, layer)
+    assert request_cancel(report, layer)
+    assert not request_cancel(report, layer)
+    p.result()
+    report.refresh_from_db()
+    assert not request_cancel(report, layer)
+
+
+def test_cancelling_a_pending_operation_finishes_it_at_once(report, layer):
+    assert request_cancel(report, layer)
+    report.refresh_from_db()
+    assert report.state == "cancelled"
+    final = layer.messages()[-1]
+    assert final["terminal"] and f'id="op-socket-{report.pk}"' in final["liveop_html"]
+    p = execute(report, WebProgress(report, layer))  # a worker that picks it up later
+    assert p.finished
+    report.refresh_from_db()
+    assert report.state == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda p: p.status("<script>alert(1)</script>"), "status"),
+        (lambda p: p.log("<script>alert(1)</script>"), "log"),
+        (lambda p: p.error("<script>alert(1)</script>"), "error"),
+        (lambda p: p.result(message="<script>alert(1)</script>"), "result"),
+    ],
+)
+def test_worker_text_is_escaped(report, layer, call, field):
+    p = started(report, layer)
+    call(p)
+    p.finished or p.result()
+    html = "".join(layer.frames())
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_values_marked_safe_pass_through_the_result_and_survive_storage(report, layer):
+    p = started(report, layer)
+    p.result(message=mark_safe("<b>bold</b>"))
+    assert "<b>bold</b>" in layer.frames()[-1]
+    report.refresh_from_db()
+    from liveops_htmx import rendering
+
+    assert "<b>bold</b>" in rendering.snapshot(report)
+
+
+def test_result_inside_atomic_is_pushed_only_after_commit(report, layer):
+    p = started(report, layer)
+    layer.clear()
+    with transaction.atomic():
+        p.percent(30)
+        p.result(message="done")
+        assert layer.messages() == []
+        assert not p.finished
+    messages = layer.messages()
+    assert messages[-1]["terminal"]
+    assert p.finished
+
+
+def test_a_rollback_pushes_nothing_and_a_later_error_still_works(report, layer):
+    p = started(report, layer)
+    layer.clear()
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        p.result(message="never")
+        1 / 0  # noqa: B018
+    assert layer.messages() == []
+    report.refresh_from_db()
+    assert report.state == "running"
+    assert not p.finished
+    p.error("after the rollback")
+    report.refresh_from_db()
+    assert report.state == "failed"
+    assert report.error == "after the rollback"
+    final = layer.messages()[-1]
+    assert final["terminal"] and final["base"] == 1  # built on what the database holds
+
+
+def test_finishing_twice_is_an_error(report, layer):
+    p = started(report, layer)
+    p.result()
+    with pytest.raises(RuntimeError, match="already finished"):
+        p.error("late")
+
+
+def test_a_failing_layer_does_not_break_the_run(report, layer, caplog):
+    layer.failure = OSError("redis is down")
+    before = get_publisher().stats["failed"]
+    with caplog.at_level(logging.WARNING, logger="liveops_htmx.publisher"):
+        execute(report, WebProgress(report, layer))
+        get_publisher().flush()
+    report.refresh_from_db()
+    assert report.state == "succeeded"
+    assert report.log_count == 3
+    assert get_publisher().stats["failed"] > before
+    assert "redis is down" in caplog.text
+
+
+def test_html_escapes_unless_safe_and_regions_persist(report, layer):
+    p = started(report, layer)
+    p.html("#summary", "<i>x</i>")
+    p.html("#chart", mark_safe("<svg></svg>"))
+    frames = layer.frames()
+    assert 'hx-swap-oob="innerHTML:#summary">&lt;i&gt;x&lt;/i&gt;</div>' in frames[-2]
+    assert 'hx-swap-oob="innerHTML:#chart"><svg></svg></div>' in frames[-1]
+    report.refresh_from_db()
+    from liveops_htmx import rendering
+
+    snapshot = rendering.snapshot(report)
+    assert "&lt;i&gt;x&lt;/i&gt;" in snapshot and "<svg></svg>" in snapshot
+
+
+def test_swap_renders_a_partial_or_a_template(report, layer):
+    p = started(report, layer)
+    p.swap("#side", name="log_lines", log=[{"n": 1, "text": "<hi>"}])
+    assert '<li value="1">&lt;hi&gt;</li>' in layer.frames()[-1]
+    p.swap("#other", template="liveops_htmx/liveop.html#log_lines", log=[])
+    with pytest.raises(TypeError):
+        p.swap("#x")
+    with pytest.raises(ValueError, match="selector"):
+        p.html("", "x")
+
+
+def test_a_deleted_operation_stops_its_worker(report, layer):
+    p = started(report, layer)
+    Report.objects.filter(pk=report.pk).delete()
+    with pytest.raises(OperationCancelled):
+        p.status("anyone there?")
