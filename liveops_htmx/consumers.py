@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,7 +26,7 @@ from liveops_htmx.security import (
 logger = logging.getLogger("liveops_htmx.consumers")
 
 
-class LiveOperationConsumer(AsyncWebsocketConsumer):
+class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """Follow one operation: ``?subscription_token=`` names it and proves the right to see it.
 
     Refusals are accepted first and then closed with a 44xx code (see
@@ -40,10 +41,8 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        try:
+        with contextlib.suppress(StopConsumer):
             await await_many_dispatch([receive], self.dispatch)
-        except StopConsumer:
-            pass
 
     def token(self) -> str | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

@@ -104,4 +104,5 @@ class LiveOperation(models.Model):
         if user.is_authenticated and user.pk == self.owner_id:
             return True
         opts = self._meta
-        return bool(user.has_perm(f"{opts.app_label}.view_{opts.model_name}"))
+        has_perm = getattr(user, "has_perm", None)
+        return bool(has_perm and has_perm(f"{opts.app_label}.view_{opts.model_name}"))

@@ -107,10 +107,10 @@ class Publisher:
         if pump is None:
             pump = self._pumps[loop] = _Pump()
         pump.queue.append(push)
-        if pump.task is None or pump.task.done():
-            pump.task = loop.create_task(self._drain(pump))
+        if pump.task is None:
+            pump.task = loop.create_task(self._drain(loop, pump))
 
-    async def _drain(self, pump: _Pump) -> None:
+    async def _drain(self, loop: asyncio.AbstractEventLoop, pump: _Pump) -> None:
         while pump.queue:
             push = pump.queue.popleft()
             outcome = "sent"
@@ -122,6 +122,7 @@ class Publisher:
                 outcome = "failed"
                 self._warn(push, exc)
             self._done(1, outcome)
+        del self._pumps[loop]  # nothing queued: the next push starts a fresh drain
 
     def _warn(self, push: _Push, exc: BaseException) -> None:
         failed = self.stats["failed"] + 1
@@ -145,11 +146,11 @@ class Publisher:
         if timeout is None:
             timeout = conf.PUBLISH_TIMEOUT * 2
         try:
-            running = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:
-            running = None
-        if running is not None and running in self._pumps:
-            return self._pending == 0  # waiting here would block the loop that sends
+            pass
+        else:  # waiting would block an event loop, perhaps the very one that sends
+            return self._pending <= 0
         with self._lock:
             return self._lock.wait_for(lambda: self._pending <= 0, timeout)
 

@@ -111,7 +111,7 @@ def context(op: LiveOperation) -> dict[str, Any]:
     return {
         "op": op,
         "ids": ids(op),
-        "state_label": op.get_state_display(),  # type: ignore[attr-defined]
+        "state_label": op.get_state_display(),
         "progress": progress_view(op),
         "stages": stage_view(op),
         "log": [{"n": n, "text": text} for n, text in op.log_tail or ()],
@@ -243,4 +243,5 @@ def widget(op: LiveOperation, socket_html: str) -> SafeString:
     ctx = context(op)
     ctx["parts"] = mark_safe("".join(render_part(op, n, ctx=ctx) for n in PARTS))
     ctx["socket"] = mark_safe(socket_html)
-    return mark_safe(_template(op, "widget").render(ctx).strip())
+    html: str = _template(op, "widget").render(ctx)
+    return mark_safe(html.strip())

@@ -1,4 +1,4 @@
-"""WebSocket routes: include them under ``AllowedHostsOriginValidator`` and ``AuthMiddlewareStack``."""
+"""WebSocket routes; serve them inside ``AllowedHostsOriginValidator(AuthMiddlewareStack(...))``."""
 
 from __future__ import annotations
 

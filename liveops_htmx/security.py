@@ -72,7 +72,9 @@ def _user_key(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
     return str(user.pk)
 
 
-def make_subscription_token(user: AbstractBaseUser | AnonymousUser | None, op: LiveOperation) -> str:
+def make_subscription_token(
+    user: AbstractBaseUser | AnonymousUser | None, op: LiveOperation
+) -> str:
     """Mint the token that lets ``user`` follow ``op`` over the socket."""
     payload = {"m": op._meta.label, "p": str(op.pk), "u": _user_key(user)}
     return signing.TimestampSigner(salt=SALT).sign_object(payload, compress=False)

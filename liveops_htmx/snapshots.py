@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
-# The newest snapshot per operation: a connect storm renders it once per seq.
-_cache: dict[tuple[str, str], tuple[int, Snapshot]] = {}
+# The newest snapshot per operation: a connect storm renders it once per seq. The
+# creation time is in the key because a deleted row's pk may be handed out again.
+_cache: dict[tuple[str, str, str], tuple[int, Snapshot]] = {}
 _cache_lock = threading.Lock()
 _CACHE_MAX = 1024
 
@@ -43,7 +44,7 @@ def fetch(label: str, pk: str) -> LiveOperation:
 
 def of(op: LiveOperation) -> Snapshot:
     """Render (or reuse) the snapshot of ``op`` as it was just read."""
-    key = (op._meta.label, str(op.pk))
+    key = (op._meta.label, str(op.pk), op.created_at.isoformat() if op.created_at else "")
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == op.seq:

@@ -1,0 +1,29 @@
+"""An in-memory channel layer that fails on request, for the hub's error paths."""
+
+from __future__ import annotations
+
+from channels.layers import InMemoryChannelLayer
+
+
+class FlakyLayer(InMemoryChannelLayer):
+    fail_group_add = False
+    drop_probes = False
+    receive_failures = 0
+    group_adds = 0
+
+    async def group_add(self, group, channel):
+        type(self).group_adds += 1
+        if self.fail_group_add:
+            raise ConnectionError("cannot subscribe")
+        await super().group_add(group, channel)
+
+    async def group_send(self, group, message):
+        if self.drop_probes and message.get("type") == "liveop.probe":
+            return
+        await super().group_send(group, message)
+
+    async def receive(self, channel):
+        if type(self).receive_failures > 0:
+            type(self).receive_failures -= 1
+            raise ConnectionError("connection reset")
+        return await super().receive(channel)

@@ -1,0 +1,371 @@
+"""Tier 1: the consumer, through WebsocketCommunicator, on the in-memory channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core import signing
+from django.test.utils import override_settings
+
+from liveops_htmx import hub, snapshots
+from liveops_htmx.consumers import LiveOperationConsumer
+from liveops_htmx.groups import group_name
+from liveops_htmx.progress import WebProgress
+from liveops_htmx.security import make_subscription_token
+from tests.html import element
+from tests.testapp.models import Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 3
+
+
+def socket(token, user):
+    path = "/asgi/notifications/"
+    if token is not None:
+        path += f"?subscription_token={token}"
+    comm = WebsocketCommunicator(LiveOperationConsumer.as_asgi(), path)
+    comm.scope["user"] = user
+    return comm
+
+
+async def follow(op, user, token_user=None):
+    token = await sync_to_async(make_subscription_token)(token_user or user, op)
+    comm = socket(token, user)
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    return comm
+
+
+async def closed_with(comm):
+    """Read frames until the close; return (frames, code)."""
+    frames = []
+    while True:
+        out = await comm.receive_output(timeout=TIMEOUT)
+        if out["type"] == "websocket.close":
+            return frames, out.get("code")
+        frames.append(out["text"])
+
+
+class worker:  # reads as a verb at the call sites
+    """A WebProgress driven from a thread, as a worker would."""
+
+    def __init__(self, op):
+        self.p = WebProgress(op)
+
+    def __call__(self, name, *args, **kwargs):
+        return database_sync_to_async(getattr(self.p, name))(*args, **kwargs)
+
+
+@pytest.fixture
+async def running(report):
+    call = worker(report)
+    await call("start")
+    return report, call
+
+
+# -- refusals -------------------------------------------------------------------------
+
+
+async def test_a_missing_token_is_accepted_then_closed_4400(user, caplog):
+    comm = socket(None, user)
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    assert await closed_with(comm) == ([], 4400)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_malformed_token_closes_4400(user):
+    comm = socket("not-a-token", user)
+    await comm.connect(timeout=TIMEOUT)
+    assert await closed_with(comm) == ([], 4400)
+
+
+async def test_a_tampered_token_closes_4401(report, user):
+    token = await sync_to_async(make_subscription_token)(user, report)
+    payload, stamp, signature = token.split(":")
+    forged = signing.TimestampSigner(salt="other").sign_object(
+        {"m": "testapp.report", "p": str(report.pk), "u": None}
+    )
+    for bad in (f"{payload}:{stamp}:{signature[::-1]}", forged):
+        comm = socket(bad, user)
+        await comm.connect(timeout=TIMEOUT)
+        assert await closed_with(comm) == ([], 4401)
+
+
+async def test_an_expired_token_closes_4410_and_stops_htmx_retrying(report, user, monkeypatch):
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(1))
+    token = make_subscription_token(user, report)
+    monkeypatch.undo()
+    comm = socket(token, user)
+    await comm.connect(timeout=TIMEOUT)
+    frames, code = await closed_with(comm)
+    assert code == 4410
+    # The socket element is replaced by a notice: htmx 4 would otherwise retry any close.
+    notice = element(frames[0], f"op-socket-{report.pk}")
+    assert 'hx-swap-oob="outerHTML"' in notice and "reload the page" in notice
+    assert "ws-connect" not in notice
+
+
+async def test_a_token_of_another_user_closes_4403(report, user, other_user):
+    comm = await follow(report, other_user, token_user=user)
+    frames, code = await closed_with(comm)
+    assert code == 4403
+    assert "Pending" not in "".join(frames)  # nothing of the operation leaks
+
+
+async def test_a_token_minted_for_someone_elses_operation_closes_4403(report, other_user):
+    comm = await follow(report, other_user)  # other_user's own token, but not their operation
+    frames, code = await closed_with(comm)
+    assert code == 4403
+    assert "op-status" not in "".join(frames)
+
+
+async def test_an_anonymous_visitor_cannot_follow_an_owned_operation(report, anonymous):
+    comm = await follow(report, anonymous)
+    assert (await closed_with(comm))[1] == 4403
+
+
+async def test_a_deleted_operation_closes_4404(report, user):
+    token = await sync_to_async(make_subscription_token)(user, report)
+    await database_sync_to_async(report.delete)()
+    comm = socket(token, user)
+    await comm.connect(timeout=TIMEOUT)
+    assert (await closed_with(comm))[1] == 4404
+
+
+async def test_a_token_for_a_model_that_is_no_operation_closes_4404(user):
+    token = signing.TimestampSigner(salt="liveops_htmx.subscription").sign_object(
+        {"m": "auth.user", "p": str(user.pk), "u": str(user.pk)}
+    )
+    comm = socket(token, user)
+    await comm.connect(timeout=TIMEOUT)
+    assert (await closed_with(comm))[1] == 4404
+
+
+# -- snapshot and relay ---------------------------------------------------------------
+
+
+async def test_a_mid_run_viewer_gets_the_real_state_at_once(running, user):
+    report, call = running
+    await call("status", "Halfway")
+    await call("percent", 42)
+    await call("log", "first line")
+
+    def one_stage():  # the stage flushes at once, carrying the coalesced percent and log
+        with call.p.stage("Collect"):
+            pass
+
+    await database_sync_to_async(one_stage)()
+    comm = await follow(report, user)
+    snapshot = await comm.receive_from(timeout=TIMEOUT)
+    assert 'value="42.0"' in element(snapshot, f"op-progress-{report.pk}")
+    assert "Halfway" in element(snapshot, f"op-status-{report.pk}")
+    assert "first line" in element(snapshot, f"op-log-{report.pk}")
+    assert 'data-state="done">Collect' in element(snapshot, f"op-stages-{report.pk}")
+    for part in ("status", "progress", "stages", "log", "result", "error"):
+        assert 'hx-swap-oob="innerHTML"' in element(snapshot, f"op-{part}-{report.pk}")
+    await comm.disconnect()
+
+
+async def test_pushes_follow_the_snapshot_in_order_then_the_terminal_closes_1000(running, user):
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await call("status", "one")
+    await call("status", "two")
+    await call("result", message="all done")
+    frames, code = await closed_with(comm)
+    assert code == 1000
+    assert ["one" in frames[0], "two" in frames[1], "all done" in frames[2]] == [True] * 3
+    assert f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>' in frames[2]
+
+
+async def test_an_operation_finished_before_connect_shows_its_result_first(report, user):
+    call = worker(report)
+    await call("start")
+    await call("result", message="ready")
+    comm = await follow(report, user)
+    frames, code = await closed_with(comm)
+    assert code == 1000
+    assert len(frames) == 1
+    assert "ready" in element(frames[0], f"op-result-{report.pk}")
+    assert "Running" not in frames[0]
+    assert 'data-state="succeeded"' in frames[0]
+
+
+async def test_the_result_a_late_viewer_gets_is_byte_identical_to_the_live_one(running, user):
+    report, call = running
+    live = await follow(report, user)
+    await live.receive_from(timeout=TIMEOUT)
+    await call("result", message="report.pdf", url="/files/report.pdf")
+    pushed, _ = await closed_with(live)
+    late = await follow(report, user)
+    snapshot, _ = await closed_with(late)
+    result_id = f"op-result-{report.pk}"
+    assert element(pushed[-1], result_id) == element(snapshot[0], result_id)
+    assert "report.pdf" in element(snapshot[0], result_id)
+
+
+async def test_the_snapshot_joins_before_it_reads_so_no_push_falls_between(
+    running, user, monkeypatch
+):
+    report, call = running
+    real = snapshots.for_viewer
+    pushed = []
+
+    def push_then_read(sub, viewer_user):
+        # The worker writes after the viewer joined but before it reads the row.
+        p = WebProgress(Report.objects.get(pk=report.pk))
+        p.status("between")
+        pushed.append(p.op.seq)
+        return real(sub, viewer_user)
+
+    monkeypatch.setattr(snapshots, "for_viewer", push_then_read)
+    comm = await follow(report, user)
+    snapshot = await comm.receive_from(timeout=TIMEOUT)
+    assert "between" in snapshot
+    assert await comm.receive_nothing(0.3)  # the held push was older: dropped, not repeated
+    await call("status", "after")
+    assert "after" in await comm.receive_from(timeout=TIMEOUT)
+    await comm.disconnect()
+
+
+async def test_a_push_read_right_after_the_snapshot_still_arrives(running, user, monkeypatch):
+    report, _ = running
+    real = snapshots.for_viewer
+
+    def read_then_push(sub, viewer_user):
+        snap = real(sub, viewer_user)
+        WebProgress(Report.objects.get(pk=report.pk)).status("just after")
+        return snap
+
+    monkeypatch.setattr(snapshots, "for_viewer", read_then_push)
+    comm = await follow(report, user)
+    frames = [await comm.receive_from(timeout=TIMEOUT)]
+    if "just after" not in frames[0]:  # else it was held and merged into the snapshot frame
+        frames.append(await comm.receive_from(timeout=TIMEOUT))
+    assert "".join(frames).count("just after") == 1
+    assert frames[0].index(f'id="op-log-{report.pk}"') >= 0  # the first frame is the snapshot
+    assert await comm.receive_nothing(0.2)
+    await comm.disconnect()
+
+
+async def test_stale_and_repeated_pushes_are_not_forwarded(running, user):
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await call("status", "fresh")
+    fresh = await comm.receive_from(timeout=TIMEOUT)
+    layer = get_channel_layer()
+    group = group_name("testapp.report", report.pk)
+    for seq in (1, 2):  # older than what the viewer holds
+        msg = {"type": "liveop.update", "seq": seq, "base": seq - 1, "parts": {}, "log": []}
+        await layer.group_send(group, {**msg, "liveop_html": "<p>stale</p>"})
+    assert await comm.receive_nothing(0.3)
+    assert "fresh" in fresh
+    await comm.disconnect()
+
+
+async def test_a_gap_in_the_pushes_is_healed_from_the_database(running, user):
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    # A write whose push is lost (say the layer was full), then one that arrives.
+    await database_sync_to_async(
+        lambda: Report.objects.filter(pk=report.pk).update(seq=5, status="lost write")
+    )()
+    await call("status", "next write")  # conflicts, rereads seq 5, writes 6 on base 5
+    healed = await comm.receive_from(timeout=TIMEOUT)
+    assert "next write" in healed  # a snapshot read after the push: it holds both
+    assert call.p.op.seq == 6
+    assert f'id="op-log-{report.pk}"' in healed
+    await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"WATCHDOG_INTERVAL": 0.2})
+async def test_a_silent_hub_checks_the_database_and_heals(running, user):
+    report, _ = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await database_sync_to_async(
+        lambda: Report.objects.filter(pk=report.pk).update(seq=9, status="written, never pushed")
+    )()
+    assert "written, never pushed" in await comm.receive_from(timeout=TIMEOUT)
+    await comm.disconnect()
+
+
+# -- fan-out --------------------------------------------------------------------------
+
+
+async def test_a_new_viewer_gets_its_snapshot_alone(running, user):
+    report, _ = running
+    first = await follow(report, user)
+    await first.receive_from(timeout=TIMEOUT)
+    others = [await follow(report, user) for _ in range(5)]
+    for other in others:
+        await other.receive_from(timeout=TIMEOUT)
+    assert await first.receive_nothing(0.3)
+    for comm in (first, *others):
+        await comm.disconnect()
+
+
+async def test_one_subscription_per_process_however_many_viewers(running, user):
+    report, call = running
+    layer = get_channel_layer()
+    group = group_name("testapp.report", report.pk)
+    viewers = [await follow(report, user) for _ in range(8)]
+    for comm in viewers:
+        await comm.receive_from(timeout=TIMEOUT)
+    assert len(layer.groups[group]) == 1
+    assert hub.hub_count() == 1
+    await call("status", "to all")
+    for comm in viewers:
+        assert "to all" in await comm.receive_from(timeout=TIMEOUT)
+    for comm in viewers:
+        await comm.disconnect()
+    await asyncio.sleep(0.05)
+    assert group not in layer.groups
+    assert hub.hub_count() == 0
+
+
+async def test_operations_on_one_page_do_not_hear_each_other(running, user):
+    report, _ = running
+    other = await database_sync_to_async(Report.objects.create)(owner=user)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await worker(other)("start")
+    assert await comm.receive_nothing(0.3)
+    await comm.disconnect()
+
+
+# -- client frames --------------------------------------------------------------------
+
+
+async def test_client_frames_are_ignored_and_oversized_ones_close_1009(running, user):
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await comm.send_to(text_data='{"HEADERS": {}}')
+    await comm.send_to(bytes_data=b"\x00\x01")
+    await call("status", "still here")
+    assert "still here" in await comm.receive_from(timeout=TIMEOUT)
+    await comm.send_to(text_data="x" * 5000)
+    assert (await closed_with(comm))[1] == 1009
+
+
+async def test_the_documented_routing_checks_the_origin(report, user):
+    from tests.asgi import application
+
+    token = await sync_to_async(make_subscription_token)(user, report)
+    path = f"/asgi/notifications/?subscription_token={token}"
+    evil = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://evil.test")])
+    assert not (await evil.connect(timeout=TIMEOUT))[0]
+    good = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
+    assert (await good.connect(timeout=TIMEOUT))[0]
+    await good.disconnect()

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+from django.test.utils import override_settings
+
+from liveops_htmx.control import request_cancel
+from liveops_htmx.execution import execute
+from liveops_htmx.progress import WebProgress
+from liveops_htmx.testing import run_operation
+from tests.testapp.models import Failing, Report, Sleepy
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_run_goes_from_pending_to_succeeded(report, layer):
+    run_operation(report, layer)
+    report.refresh_from_db()
+    assert report.state == "succeeded"
+    assert report.started_at <= report.finished_at
+    assert report.result_context == {"message": "3 rows", "url": "/reports/1/"}
+    assert report.stage_states == {"Collect": "done", "Render": "done"}
+    assert [m["seq"] for m in layer.messages()] == list(range(1, report.seq + 1))
+
+
+def test_an_exception_fails_with_a_safe_message_and_keeps_the_traceback(user, layer):
+    op = Failing.objects.create(owner=user)
+    run_operation(op, layer)
+    op.refresh_from_db()
+    assert op.state == "failed"
+    assert op.error == "The operation failed unexpectedly."
+    assert "secret <internal> detail" in op.error_detail
+    assert "secret" not in "".join(layer.frames())
+
+
+@override_settings(DEBUG=True)
+def test_debug_shows_the_traceback_escaped(user, layer):
+    op = Failing.objects.create(owner=user)
+    run_operation(op, layer)
+    assert "secret &lt;internal&gt; detail" in layer.frames()[-1]
+
+
+class Returning(Report):
+    class Meta:
+        proxy = True
+        app_label = "testapp"
+
+    def run(self, p):
+        return {"message": "from return"}
+
+
+def test_a_returned_mapping_becomes_the_result(report, layer):
+    op = Returning.objects.get(pk=report.pk)
+    run_operation(op, layer)
+    op.refresh_from_db()
+    assert op.result_context == {"message": "from return"}
+
+
+class SelfFailing(Report):
+    class Meta:
+        proxy = True
+        app_label = "testapp"
+
+    def run(self, p):
+        p.error("no input")
+
+
+def test_a_run_that_finishes_itself_is_left_alone(report, layer):
+    op = SelfFailing.objects.get(pk=report.pk)
+    run_operation(op, layer)
+    op.refresh_from_db()
+    assert (op.state, op.error) == ("failed", "no input")
+
+
+def test_a_cancel_during_the_run_ends_cancelled(user, layer):
+    import threading
+
+    from django.db import connections
+
+    def run_in_thread():
+        try:
+            run_operation(op, layer)
+        finally:
+            connections.close_all()
+
+    op = Sleepy.objects.create(owner=user)
+    worker = threading.Thread(target=run_in_thread)
+    worker.start()
+    for _ in range(200):
+        op.refresh_from_db()
+        if op.state == "running":
+            break
+        threading.Event().wait(0.01)
+    assert request_cancel(Sleepy.objects.get(pk=op.pk), layer)
+    worker.join(10)
+    op.refresh_from_db()
+    assert op.state == "cancelled"
+    assert layer.messages()[-1]["terminal"]
+
+
+def test_a_cancel_requested_before_the_start_cancels_without_running(user, layer):
+    op = Sleepy.objects.create(owner=user, cancel_requested=True)
+    execute(op, WebProgress(op, layer))
+    op.refresh_from_db()
+    assert op.state == "cancelled"
+    assert op.started_at is None

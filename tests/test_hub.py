@@ -1,0 +1,90 @@
+"""The hub's error paths, on a layer that fails on request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from channels.layers import channel_layers
+from django.test.utils import override_settings
+
+from liveops_htmx import hub
+from tests.layers import FlakyLayer
+from tests.test_consumers import TIMEOUT, closed_with, follow, worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FLAKY = {"default": {"BACKEND": "tests.layers.FlakyLayer"}}
+
+
+@pytest.fixture
+def flaky():
+    with override_settings(CHANNEL_LAYERS=FLAKY, LIVEOPS={"PUBLISH_TIMEOUT": 0.3}):
+        yield
+    for name in ("fail_group_add", "drop_probes"):
+        setattr(FlakyLayer, name, False)
+    FlakyLayer.receive_failures = 0
+    FlakyLayer.group_adds = 0
+    channel_layers.backends.clear()
+
+
+async def test_a_layer_that_cannot_subscribe_closes_1011_without_a_traceback(
+    flaky, report, user, caplog
+):
+    FlakyLayer.fail_group_add = True
+    comm = await follow(report, user)
+    assert (await closed_with(comm))[1] == 1011
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert hub.hub_count() == 0
+
+
+async def test_an_unconfirmed_subscription_warns_and_still_serves(flaky, report, user, caplog):
+    FlakyLayer.drop_probes = True
+    call = worker(report)
+    with caplog.at_level(logging.WARNING, logger="liveops_htmx.hub"):
+        comm = await follow(report, user)
+        await comm.receive_from(timeout=TIMEOUT)
+    assert "not confirmed" in caplog.text
+    await call("start")
+    assert "Running" in await comm.receive_from(timeout=TIMEOUT)
+    await comm.disconnect()
+
+
+async def test_a_receive_failure_is_retried_and_healed_from_the_database(flaky, report, user):
+    call = worker(report)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    FlakyLayer.receive_failures = 2  # the receive under way succeeds, the next two fail
+    await call("start")
+    assert "Running" in await comm.receive_from(timeout=TIMEOUT)
+    await call("status", "after the outage")
+    assert "after the outage" in await comm.receive_from(timeout=TIMEOUT)
+    assert FlakyLayer.receive_failures == 0
+    assert FlakyLayer.group_adds >= 2  # joined again after the failures
+    await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"WATCHDOG_INTERVAL": 0.05})
+async def test_memberships_are_renewed(flaky, report, user, monkeypatch):
+    monkeypatch.setattr(hub, "_REJOIN_EVERY", 0.1)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    before = FlakyLayer.group_adds
+    await asyncio.sleep(0.4)
+    assert FlakyLayer.group_adds > before
+    await comm.disconnect()
+
+
+async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, report, user):
+    FlakyLayer.drop_probes = True  # keep the hub waiting for its probe
+    from liveops_htmx.security import make_subscription_token
+    from tests.test_consumers import socket
+
+    comm = socket(make_subscription_token(user, report), user)
+    task = asyncio.ensure_future(comm.connect(timeout=TIMEOUT))
+    await asyncio.sleep(0.05)
+    await comm.disconnect()
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0.5)
+    assert hub.hub_count() == 0

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from liveops_htmx.outbox import Offer, Outbox, Snapshot
+
+
+def push(seq, parts=None, log=(), *, lifecycle=False, terminal=False, base=None):
+    parts = parts if parts is not None else {"progress": f"<p{seq}>"}
+    html = "".join(parts.values()) + "".join(c[2] for c in log)
+    return {
+        "type": "liveop.update",
+        "seq": seq,
+        "base": seq - 1 if base is None else base,
+        "parts": parts,
+        "log": list(log),
+        "liveop_html": html,
+        "lifecycle": lifecycle,
+        "terminal": terminal,
+    }
+
+
+def snap(seq, last_line=0, terminal=False):
+    return Snapshot(seq=seq, parts={"status": f"<s{seq}>"}, last_line=last_line, terminal=terminal)
+
+
+def synced(seq=1, last_line=0):
+    box = Outbox()
+    box.offer_snapshot(snap(seq, last_line))
+    box.pop()
+    return box
+
+
+def test_pushes_before_the_first_snapshot_are_held_then_filtered():
+    box = Outbox()
+    assert box.offer(push(3)) is Offer.HELD
+    assert box.offer(push(4)) is Offer.HELD
+    assert box.offer_snapshot(snap(3)) == [Offer.STALE, Offer.QUEUED]
+    frame = box.pop()
+    assert frame.text() == "<s3><p4>"  # the held push merged into the snapshot frame
+    assert box.pop() is None
+
+
+def test_a_push_that_skips_ahead_is_a_gap_and_waits_for_a_snapshot():
+    box = synced(1)
+    assert box.offer(push(3)) is Offer.GAP
+    assert box.offer(push(4)) is Offer.HELD
+    assert box.offer_snapshot(snap(3)) == [Offer.STALE, Offer.QUEUED]
+    assert box.pop().text() == "<s3><p4>"
+
+
+def test_a_stale_snapshot_keeps_newer_frames():
+    box = synced(5)
+    box.offer(push(6))
+    assert box.offer_snapshot(snap(4)) == []
+    assert box.pop().text() == "<p6>"
+
+
+def test_a_busy_socket_gets_the_latest_part_not_a_backlog():
+    box = synced(1)
+    for seq in range(2, 12):
+        assert box.offer(push(seq)) is Offer.QUEUED
+    assert len(box.frames) == 1
+    frame = box.pop()
+    assert frame.seq == 11
+    assert frame.text() == "<p11>"
+
+
+def test_a_single_push_is_sent_as_it_came():
+    box = synced(1)
+    msg = push(2)
+    msg["liveop_html"] = "exact text"
+    box.offer(msg)
+    assert box.pop().text() == "exact text"
+
+
+def test_log_appends_are_merged_never_dropped_nor_repeated():
+    box = synced(1, last_line=2)
+    box.offer(push(2, log=[(1, 3, "<l1-3>")]))  # overlaps what the snapshot held
+    box.offer(push(3, log=[(4, 5, "<l4-5>")]))
+    frame = box.pop()
+    assert [tuple(chunk[:2]) for chunk in frame.log] == [(1, 3), (4, 5)]
+    assert frame.text().endswith("<l1-3><l4-5>")
+    assert box.last_line == 5
+    box.offer(push(4, log=[(3, 5, "<again>")]))  # already held: filtered out
+    assert "<again>" not in box.pop().text()
+
+
+def test_a_lifecycle_push_is_never_overwritten_before_it_is_sent():
+    box = synced(1)
+    box.offer(push(2, {"status": "<running>"}, lifecycle=True))
+    box.offer(push(3, {"status": "<later>"}))
+    first, second = box.pop(), box.pop()
+    assert first.text() == "<running>"
+    assert second.text() == "<later>"
+
+
+def test_progress_merges_into_a_waiting_lifecycle_frame_only_before_it():
+    box = synced(1)
+    box.offer(push(2, {"progress": "<10%>"}))
+    box.offer(push(3, {"stages": "<stage B>"}, lifecycle=True))
+    box.offer(push(4, {"progress": "<90%>"}))
+    assert [f.text() for f in box.frames] == ["<10%><stage B>", "<90%>"]
+
+
+def test_the_terminal_push_closes_its_frame():
+    box = synced(1)
+    box.offer(push(2))
+    box.offer(push(3, {"result": "<done>"}, terminal=True))
+    frame = box.pop()
+    assert frame.terminal
+    assert frame.text() == "<p2><done>"
+    assert box.offer(push(3)) is Offer.STALE
+
+
+def test_a_snapshot_frame_is_composed_with_the_socket_closer_last():
+    box = Outbox()
+    parts = {"socket": "<closer>", "status": "<s>"}
+    box.offer_snapshot(Snapshot(seq=7, parts=parts, last_line=0, terminal=True))
+    frame = box.pop()
+    assert frame.terminal
+    assert frame.text() == "<s><closer>"

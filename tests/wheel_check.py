@@ -1,0 +1,56 @@
+"""Render {% liveop %} from an installed wheel (run by `make wheel-check` in a fresh venv).
+
+Run from outside the repository so that ``liveops_htmx`` can only come from the
+installed wheel; the test app is put on the path by the caller.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+settings.configure(
+    DEBUG=False,
+    SECRET_KEY="wheel-check",
+    USE_TZ=True,
+    INSTALLED_APPS=[
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "django.contrib.staticfiles",
+        "django_htmx",
+        "template_partials",
+        "liveops_htmx",
+        "testapp",
+    ],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
+    CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
+    STATIC_URL="/static/",
+    ASGI_APPLICATION="x.asgi.application",
+)
+django.setup()
+
+from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.contrib.staticfiles import finders  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.template import Context, Template  # noqa: E402
+from testapp.models import Report  # noqa: E402
+
+import liveops_htmx  # noqa: E402
+
+where = Path(liveops_htmx.__file__).resolve()
+assert "site-packages" in where.parts, f"liveops_htmx came from {where}, not the wheel"
+call_command("migrate", verbosity=0)
+call_command("check", fail_level="ERROR")
+op = Report.objects.create(title="from the wheel")
+html = Template("{% load liveops_htmx %}{% liveop op %}").render(
+    Context({"op": op, "user": AnonymousUser()})
+)
+assert f'id="op-status-{op.pk}"' in html, html
+assert 'ws-connect="/asgi/notifications/?subscription_token=' in html, html
+assert finders.find("liveops_htmx/liveops.css"), "liveops.css is not in the wheel"
+print(f"wheel ok: {where.parent} renders {{% liveop %}} ({len(html)} bytes)")
+sys.exit(0)
