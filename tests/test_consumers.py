@@ -18,7 +18,7 @@ from liveops_htmx.consumers import LiveOperationConsumer
 from liveops_htmx.groups import group_name
 from liveops_htmx.progress import WebProgress
 from liveops_htmx.security import make_subscription_token
-from tests.html import element
+from tests.markup import element
 from tests.testapp.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)

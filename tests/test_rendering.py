@@ -6,7 +6,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from liveops_htmx import rendering
-from tests.html import element
+from tests.markup import element
 from tests.testapp.models import Failing, Report
 
 

@@ -11,7 +11,7 @@ from django.test.utils import override_settings
 
 from liveops_htmx import rendering
 from liveops_htmx.security import read_subscription_token
-from tests.html import element
+from tests.markup import element
 
 
 def render(source, **context):
