@@ -30,6 +30,7 @@ settings.configure(
     CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
     STATIC_URL="/static/",
     ASGI_APPLICATION="x.asgi.application",
+    DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
 )
 django.setup()
 
