@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django
 from django.template import Library
 
@@ -18,3 +20,10 @@ def register_partial_tags(register: Library) -> None:
 
     register.tag("partialdef", partials.partialdef_func)
     register.tag("partial", partials.partial_func)
+
+
+def tasks_module() -> Any:
+    """Django's Tasks framework: built in from 6.0, the django-tasks backport before."""
+    from importlib import import_module
+
+    return import_module("django.tasks" if django.VERSION >= (6, 0) else "django_tasks")

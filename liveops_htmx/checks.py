@@ -99,6 +99,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         "PUBLISH_QUEUE_MAX",
         "CLIENT_FRAME_MAX",
         "WATCHDOG_INTERVAL",
+        "THREAD_WORKERS",
+        "LOST_AFTER",
     )
     for name in numbers:
         if name in user and not _positive(name, user[name]):
@@ -128,6 +130,46 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register()
+def check_runner(**kwargs: Any) -> list[CheckMessage]:
+    from django.utils.module_loading import import_string
+
+    from liveops_htmx.runners import OUT_OF_PROCESS, RUNNERS
+
+    name = conf.RUNNER
+    try:
+        runner = import_string(RUNNERS.get(name, name))
+    except ImportError as exc:
+        return [
+            Error(
+                f"LIVEOPS['RUNNER'] {name!r} cannot be loaded: {exc}",
+                hint=f"Use one of {', '.join(RUNNERS)} (with its extra installed), or the "
+                "dotted path of an object with a submit(label, pk) method.",
+                id="liveops_htmx.E007",
+            )
+        ]
+    if not callable(getattr(runner, "submit", None)):
+        return [
+            Error(
+                f"LIVEOPS['RUNNER'] {name!r} has no submit(label, pk) method.",
+                hint="A runner is an object with submit(label: str, pk: str).",
+                id="liveops_htmx.E007",
+            )
+        ]
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    backend = str(layers.get(conf.CHANNEL_LAYER, {}).get("BACKEND", ""))
+    if name in OUT_OF_PROCESS and backend.endswith("InMemoryChannelLayer"):
+        return [
+            Warning(
+                f"The {name} runner works in other processes, which the in-memory channel "
+                "layer does not reach: pages will show snapshots, not live updates.",
+                hint="Use channels_redis (RedisChannelLayer or RedisPubSubChannelLayer).",
+                id="liveops_htmx.W004",
+            )
+        ]
+    return []
 
 
 @register()

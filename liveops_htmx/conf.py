@@ -32,6 +32,13 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT_FRAME_MAX": 4096,
     # Seconds between a subscription's checks of the database for missed pushes.
     "WATCHDOG_INTERVAL": 15.0,
+    # Where op.start() runs operations: "thread", "celery", "django_tasks", "eager",
+    # or the dotted path of an object with a submit(label, pk) method.
+    "RUNNER": "thread",
+    # Worker threads of the thread runner (per serving process).
+    "THREAD_WORKERS": 4,
+    # Seconds without a heartbeat after which a running operation is marked lost.
+    "LOST_AFTER": 60.0,
 }
 
 
@@ -89,6 +96,23 @@ class LiveopsSettings:
     @property
     def WATCHDOG_INTERVAL(self) -> float:
         return float(self._get("WATCHDOG_INTERVAL"))
+
+    @property
+    def RUNNER(self) -> str:
+        return str(self._get("RUNNER"))
+
+    @property
+    def THREAD_WORKERS(self) -> int:
+        return int(self._get("THREAD_WORKERS"))
+
+    @property
+    def LOST_AFTER(self) -> float:
+        return float(self._get("LOST_AFTER"))
+
+    @property
+    def HEARTBEAT_INTERVAL(self) -> float:
+        """A running operation's heartbeat period: four beats fit in LOST_AFTER."""
+        return self.LOST_AFTER / 4
 
 
 conf = LiveopsSettings()

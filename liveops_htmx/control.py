@@ -1,21 +1,32 @@
-"""Requests from outside the worker: cancel (more to come). Each is a seq-ordered writer."""
+"""Writers other than the worker: cancel requests and lost-worker marks.
+
+Each takes the row's lock, bumps ``seq`` and pushes after commit, so its frame is
+ordered with the worker's; the worker's next write meets the new ``seq``, rereads
+the row and learns what happened.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from django.apps import apps
 from django.db import router, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from liveops_htmx import rendering
+from liveops_htmx.conf import conf
 from liveops_htmx.groups import group_name
-from liveops_htmx.models import State
+from liveops_htmx.models import LiveOperation, State
 from liveops_htmx.publisher import get_publisher
 
 if TYPE_CHECKING:
     from channels.layers import BaseChannelLayer
 
-    from liveops_htmx.models import LiveOperation
+UPDATED_PARTS = tuple(p for p in rendering.PARTS if p != "log")
 
 
 def _layer(layer: BaseChannelLayer | None) -> BaseChannelLayer | None:
@@ -23,9 +34,37 @@ def _layer(layer: BaseChannelLayer | None) -> BaseChannelLayer | None:
         return layer
     from channels.layers import get_channel_layer
 
-    from liveops_htmx.conf import conf
-
     return get_channel_layer(conf.CHANNEL_LAYER)
+
+
+def _write(
+    op: LiveOperation,
+    change: Callable[[LiveOperation], tuple[list[str], Iterable[str], bool] | None],
+    layer: BaseChannelLayer | None,
+) -> bool:
+    """Lock the row, apply ``change`` (fields, parts to push, terminal?), push after commit."""
+    model = type(op)
+    db = router.db_for_write(model, instance=op)
+    with transaction.atomic(using=db):
+        row = model._base_manager.using(db).select_for_update().get(pk=op.pk)
+        base = row.seq
+        outcome = change(row)
+        if outcome is None:
+            return False
+        fields, parts, terminal = outcome
+        row.seq = base + 1
+        row.save(update_fields=[*fields, "seq"])
+        with translation.override(row.language or None):
+            message = rendering.update_message(row, base, parts, lifecycle=True, terminal=terminal)
+        target = _layer(layer)
+        if target is not None:
+            group = group_name(model._meta.label, row.pk)
+            transaction.on_commit(
+                lambda: get_publisher().publish(target, group, message, essential=True), using=db
+            )
+    for name in [*fields, "seq"]:
+        setattr(op, name, getattr(row, name))
+    return True
 
 
 def request_cancel(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
@@ -34,33 +73,52 @@ def request_cancel(op: LiveOperation, layer: BaseChannelLayer | None = None) -> 
     A pending operation is cancelled at once (no worker has it yet); a running one
     shows "Cancelling…" until its worker notices, at its next flush or check.
     """
-    model = type(op)
-    db = router.db_for_write(model, instance=op)
-    with transaction.atomic(using=db):
-        row = model._base_manager.using(db).select_for_update().get(pk=op.pk)
+
+    def cancel(row: LiveOperation) -> tuple[list[str], Iterable[str], bool] | None:
         if row.is_finished or row.cancel_requested:
-            return False
-        base = row.seq
+            return None
         row.cancel_requested = True
-        row.seq = base + 1
-        fields = ["cancel_requested", "seq"]
-        terminal = row.state == State.PENDING
-        if terminal:
-            row.state = State.CANCELLED
-            row.finished_at = timezone.now()
-            fields += ["state", "finished_at"]
-        row.save(update_fields=fields)
-        names = rendering.PARTS if terminal else ("status",)
-        with translation.override(row.language or None):
-            message = rendering.update_message(
-                row, base, [n for n in names if n != "log"], lifecycle=True, terminal=terminal
-            )
-        target = _layer(layer)
-        if target is not None:
-            group = group_name(model._meta.label, row.pk)
-            transaction.on_commit(
-                lambda: get_publisher().publish(target, group, message, essential=True), using=db
-            )
-    for name in fields:
-        setattr(op, name, getattr(row, name))
-    return True
+        if row.state != State.PENDING:
+            return ["cancel_requested"], ("status",), False
+        row.state = State.CANCELLED
+        row.finished_at = timezone.now()
+        return ["cancel_requested", "state", "finished_at"], UPDATED_PARTS, True
+
+    return _write(op, cancel, layer)
+
+
+def is_stale(op: LiveOperation) -> bool:
+    """True if ``op`` runs but its worker has not beaten for ``LOST_AFTER`` seconds."""
+    if op.state != State.RUNNING:
+        return False
+    last = op.heartbeat_at or op.started_at
+    return last is None or timezone.now() - last > timedelta(seconds=conf.LOST_AFTER)
+
+
+def mark_lost(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
+    """Mark ``op`` lost if its worker stopped beating (checked again under the row lock)."""
+
+    def lose(row: LiveOperation) -> tuple[list[str], Iterable[str], bool] | None:
+        if not is_stale(row):
+            return None
+        row.state = State.LOST
+        row.finished_at = timezone.now()
+        row.error = gettext("The worker running this operation stopped; it did not finish.")
+        return ["state", "finished_at", "error"], UPDATED_PARTS, True
+
+    return _write(op, lose, layer)
+
+
+def operation_models() -> list[type[LiveOperation]]:
+    return [m for m in apps.get_models() if issubclass(m, LiveOperation) and not m._meta.proxy]
+
+
+def reap_lost(layer: BaseChannelLayer | None = None) -> int:
+    """Mark every stale running operation of every model lost; return how many."""
+    threshold = timezone.now() - timedelta(seconds=conf.LOST_AFTER)
+    stale = Q(heartbeat_at__lt=threshold) | Q(heartbeat_at__isnull=True, started_at__lt=threshold)
+    lost = 0
+    for model in operation_models():
+        for op in model._base_manager.filter(Q(state=State.RUNNING) & stale):
+            lost += mark_lost(op, layer)
+    return lost

@@ -23,9 +23,11 @@ class State(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
+    LOST = "lost", _("Lost")
 
 
-TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.LOST})
+ACTIVE_STATES = frozenset({State.PENDING, State.RUNNING})
 
 
 class Level(models.TextChoices):
@@ -77,6 +79,7 @@ class LiveOperation(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -88,6 +91,12 @@ class LiveOperation(models.Model):
     def run(self, p: Progress) -> Any:
         """Do the work, reporting through ``p``."""
         raise NotImplementedError(f"{type(self).__name__} must implement run(self, p).")
+
+    def start(self, runner: str | None = None) -> None:
+        """Run this operation on the configured runner, once the current transaction commits."""
+        from liveops_htmx.runners import start
+
+        start(self, runner)
 
     @property
     def is_finished(self) -> bool:

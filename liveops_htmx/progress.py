@@ -15,12 +15,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import router, transaction
+from django.db import transaction
 from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
 
-from liveops_htmx import rendering, values
+from liveops_htmx import rendering, store, values
 from liveops_htmx.conf import conf
 from liveops_htmx.groups import group_name
 from liveops_htmx.models import Level, State
@@ -335,7 +335,6 @@ class WebProgress(Progress):
             raise ValueError("Save the operation before reporting progress on it.")
         self.layer = channel_layer
         self.group = group_name(op._meta.label, op.pk)
-        self.db = router.db_for_write(type(op), instance=op)
 
     def swap(
         self, selector: str, name: str | None = None, template: str | None = None, **context: Any
@@ -384,7 +383,7 @@ class WebProgress(Progress):
                 lifecycle=lifecycle,
                 terminal=terminal,
             )
-        transaction.on_commit(lambda: self._push(message), using=self.db)
+        transaction.on_commit(lambda: self._push(message), using=store.db_for(self.op))
 
     def _push(self, message: dict[str, Any]) -> None:
         publisher = get_publisher()
@@ -397,25 +396,7 @@ class WebProgress(Progress):
             publisher.flush()
 
     def _write(self, fields: set[str]) -> tuple[int, int]:
-        """UPDATE the row at the next seq; on a conflict, learn why and write again."""
-        op = self.op
-        rows = type(op)._base_manager.using(self.db)
-        values_ = {name: getattr(op, name) for name in fields}
-        while True:
-            base = op.seq
-            written = rows.filter(pk=op.pk, seq=base, cancel_requested=op.cancel_requested).update(
-                seq=base + 1, **values_
-            )
-            if written:
-                op.seq = base + 1
-                return base, base + 1
-            current = rows.filter(pk=op.pk).values("seq", "cancel_requested").first()
-            if current is None:
-                raise OperationCancelled(f"{op} was deleted while it ran.")
-            op.seq = current["seq"]
-            op.cancel_requested = current["cancel_requested"]
+        return store.write(self, fields)
 
     def _poll_cancel(self) -> bool:
-        rows = type(self.op)._base_manager.using(self.db)
-        flag = rows.filter(pk=self.op.pk).values_list("cancel_requested", flat=True).first()
-        return bool(flag)
+        return store.cancel_requested(self.op)

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.utils import translation
 
-from liveops_htmx import rendering
+from liveops_htmx import control, rendering
 from liveops_htmx.models import LiveOperation
 from liveops_htmx.outbox import Snapshot
 from liveops_htmx.security import CloseCode, Subscription, SubscriptionRefused
@@ -73,11 +73,19 @@ def language_of(op: LiveOperation) -> str | None:
     return getattr(op, "language", None) or None
 
 
+def fresh(label: str, pk: str) -> LiveOperation:
+    """Read the operation; one whose worker died is marked lost first, so no page spins."""
+    op = fetch(label, pk)
+    if control.is_stale(op) and control.mark_lost(op):
+        op = fetch(label, pk)
+    return op
+
+
 def for_viewer(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None) -> Snapshot:
     """Read the operation of ``sub`` and return its snapshot if ``user`` may see it."""
     from django.contrib.auth.models import AnonymousUser
 
-    op = fetch(sub.model, sub.pk)
+    op = fresh(sub.model, sub.pk)
     if not op.user_can_view(user if user is not None else AnonymousUser()):
         raise SubscriptionRefused(CloseCode.FORBIDDEN, sub.pk)
     return of(op)
@@ -86,6 +94,6 @@ def for_viewer(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None)
 def current(label: str, pk: str) -> Snapshot | None:
     """Snapshot for a subscription's periodic check; None if the operation is gone."""
     try:
-        return of(fetch(label, pk))
+        return of(fresh(label, pk))
     except SubscriptionRefused:
         return None

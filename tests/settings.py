@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "django_tasks",
+    "django_tasks_db",
     "liveops_htmx",
     "tests.testapp",
 ]
@@ -64,20 +66,22 @@ TEMPLATES = [
 
 def _database() -> dict[str, object]:
     url = os.environ.get("LIVEOPS_TEST_DATABASE_URL")
+    # Processes started by a test (server, workers) use the test's own database.
+    shared = os.environ.get("LIVEOPS_TEST_DB_NAME")
     if not url:
         run_dir = Path(os.environ.get("LIVEOPS_TEST_RUN_DIR", BASE_DIR / ".run"))
         run_dir.mkdir(parents=True, exist_ok=True)
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(run_dir / f"db-{worker}.sqlite3"),
+            "NAME": shared or str(run_dir / f"db-{worker}.sqlite3"),
             "OPTIONS": {"timeout": 20},
             "TEST": {"NAME": str(run_dir / f"test-{worker}.sqlite3")},
         }
     parsed = urlparse(url)
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parsed.path.lstrip("/")) or "test",
+        "NAME": shared or unquote(parsed.path.lstrip("/")) or "test",
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": parsed.hostname or "",
@@ -89,9 +93,39 @@ def _database() -> dict[str, object]:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS_URL = os.environ.get("LIVEOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_PREFIX = os.environ.get("LIVEOPS_TEST_REDIS_PREFIX", "liveops-test")
+_LAYERS = {
+    "memory": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+    "redis": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
+    },
+    "pubsub": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
+    },
+}
+CHANNEL_LAYERS = {"default": _LAYERS[os.environ.get("LIVEOPS_TEST_LAYER", "memory")]}
+
+# Celery (tier 3): the broker is the test Redis, under the test's key prefix.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
+CELERY_TASK_IGNORE_RESULT = True
+
+# Django Tasks (tier 3): the database backend, run by django-tasks-db's db_worker.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-LIVEOPS: dict[str, object] = {}
+LIVEOPS: dict[str, object] = {
+    key: float(value)
+    for key, value in (
+        ("LOST_AFTER", os.environ.get("LIVEOPS_TEST_LOST_AFTER")),
+        ("WATCHDOG_INTERVAL", os.environ.get("LIVEOPS_TEST_WATCHDOG")),
+    )
+    if value
+}
+if os.environ.get("LIVEOPS_TEST_RUNNER"):
+    LIVEOPS["RUNNER"] = os.environ["LIVEOPS_TEST_RUNNER"]

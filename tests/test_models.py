@@ -12,7 +12,7 @@ def test_str_names_the_model_pk_and_state(report):
 
 
 def test_terminal_states():
-    assert {State.SUCCEEDED, State.FAILED, State.CANCELLED} == TERMINAL_STATES
+    assert {State.SUCCEEDED, State.FAILED, State.CANCELLED, State.LOST} == TERMINAL_STATES
     assert Report(state="running").is_finished is False
     assert Report(state="failed").is_finished is True
 

@@ -36,3 +36,33 @@ class Sleepy(LiveOperation):
         for _ in p.track(range(10_000), label="Waiting"):
             time.sleep(0.001)
             p.check_cancelled()
+
+
+class Paced(LiveOperation):
+    """Reports at a steady pace: statuses, log lines and progress, for live tests."""
+
+    stages = ("Warm up", "Work")
+    steps = models.PositiveIntegerField(default=5)
+    delay = models.FloatField(default=0.05)
+    lines_every = models.PositiveIntegerField(default=1)
+    atomic_finish = models.BooleanField(default=False)
+
+    def run(self, p):
+        import time
+
+        from django.db import transaction
+
+        with p.stage("Warm up"):
+            p.status("Warming up")
+        with p.stage("Work"):
+            for i in p.track(range(self.steps), label="Steps"):
+                if i % self.lines_every == 0:
+                    p.log(f"line {i // self.lines_every + 1}")
+                if self.delay:
+                    time.sleep(self.delay)
+        if self.atomic_finish:
+            with transaction.atomic():
+                p.result(message="committed")
+                time.sleep(0.5)  # a viewer must not see the result before this commits
+        else:
+            p.result(message=f"{self.steps} steps")

@@ -1,0 +1,35 @@
+"""What every runner calls in its worker: load the operation and run it to the end."""
+
+from __future__ import annotations
+
+import logging
+
+from django.apps import apps
+from django.db import close_old_connections
+from django.utils import translation
+
+from liveops_htmx.execution import execute
+from liveops_htmx.heartbeat import get_heart
+from liveops_htmx.models import LiveOperation
+
+logger = logging.getLogger("liveops_htmx.worker")
+
+
+def run_by_label(label: str, pk: str) -> None:
+    """Run operation ``pk`` of model ``label`` ("app_label.ModelName"), if it still waits."""
+    close_old_connections()
+    try:
+        model = apps.get_model(label)
+        if not issubclass(model, LiveOperation):
+            raise TypeError(f"{label} is not a LiveOperation")
+        op = model._base_manager.get(pk=pk)
+    except Exception:
+        logger.exception("Cannot run %s %s", label, pk)
+        return
+    try:
+        if op.is_finished:
+            return
+        with translation.override(op.language or None), get_heart().beating(op):
+            execute(op)
+    finally:
+        close_old_connections()
