@@ -35,6 +35,7 @@ logger = logging.getLogger("liveops_htmx.hub")
 UPDATE = "liveop.update"
 PROBE = "liveop.probe"
 _REJOIN_EVERY = 3600.0  # group memberships expire after a day on both channels layers
+_SUBSCRIBE_RETRIES = (0.2, 0.5, None)  # pauses between tries; None: give up
 
 
 class Socket(Protocol):
@@ -117,29 +118,39 @@ class Hub:
     # -- subscription ------------------------------------------------------------
 
     async def _start(self) -> None:
-        try:
-            self.channel = await self.layer.new_channel()
-            await self.layer.group_add(self.group, self.channel)
-            if isinstance(self.layer, InMemoryChannelLayer):
-                get_publisher().bind_loop(self.layer, self.loop)
-            self._tasks.append(self.loop.create_task(self._receive()))
-            await self._confirm()
-        except Exception as exc:
-            logger.warning("Subscribing to %s failed: %r", self.group, exc)
-            self.ready.set_exception(exc)
-            self.stop()
-            return
+        # A connection that died with its server fails its first command after the
+        # restart and reconnects on the next one: try a few times before giving up.
+        for attempt, pause in enumerate(_SUBSCRIBE_RETRIES):
+            try:
+                if self.channel is None:
+                    self.channel = await self.layer.new_channel()
+                await self.layer.group_add(self.group, self.channel)
+                break
+            except Exception as exc:
+                logger.warning(
+                    "Subscribing to %s failed (try %d): %r", self.group, attempt + 1, exc
+                )
+                if pause is None:
+                    self.ready.set_exception(exc)
+                    self.stop()
+                    return
+                await asyncio.sleep(pause)
+        if isinstance(self.layer, InMemoryChannelLayer):
+            get_publisher().bind_loop(self.layer, self.loop)
+        self._tasks.append(self.loop.create_task(self._receive()))
+        await self._confirm()
         self.ready.set_result(None)
         self._tasks.append(self.loop.create_task(self._watch()))
 
     async def _confirm(self) -> None:
+        """Wait until a probe sent to the group comes back (or say it did not)."""
         nonce = uuid.uuid4().hex
         heard = self._probes[nonce] = self.loop.create_future()
         try:
             await self.layer.group_send(self.group, {"type": PROBE, "nonce": nonce})
             await asyncio.wait_for(heard, conf.PUBLISH_TIMEOUT)
-        except asyncio.TimeoutError:
-            logger.warning("Subscription to %s not confirmed in time.", self.group)
+        except Exception as exc:  # the watchdog heals what an unconfirmed subscription misses
+            logger.warning("Subscription to %s not confirmed: %r", self.group, exc)
         finally:
             self._probes.pop(nonce, None)
 

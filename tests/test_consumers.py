@@ -369,3 +369,22 @@ async def test_the_documented_routing_checks_the_origin(report, user):
     good = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
     assert (await good.connect(timeout=TIMEOUT))[0]
     await good.disconnect()
+
+
+@override_settings(LIVEOPS={"LOST_AFTER": 1})
+async def test_a_viewer_of_an_operation_whose_worker_died_sees_it_lost(running, user):
+    report, _ = running
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    await database_sync_to_async(
+        lambda: Report.objects.filter(pk=report.pk).update(
+            heartbeat_at=timezone.now() - timedelta(seconds=5)
+        )
+    )()
+    comm = await follow(report, user)
+    frames, code = await closed_with(comm)
+    assert code == 1000
+    assert 'data-state="lost"' in frames[0]
+    assert "did not finish" in element(frames[0], f"op-error-{report.pk}")

@@ -29,6 +29,9 @@ def parse_assignments(words: list[str]) -> dict[str, str]:
     for word in it:
         if not word.startswith("--"):
             raise CommandError(f"Expected --field=value, got {word!r}.")
+        if word == "--no-bar":
+            values["no-bar"] = "1"
+            continue
         name, sep, value = word[2:].partition("=")
         if not sep:
             value = next(it, None)  # type: ignore[assignment]
@@ -51,7 +54,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         model = self._model(options["model"])
         op = model()
-        for name, raw in parse_assignments(options["fields"]).items():
+        assignments = parse_assignments(options["fields"])
+        owner = assignments.pop("owner", None) or options["owner"]
+        no_bar = bool(assignments.pop("no-bar", None)) or options["no_bar"]
+        for name, raw in assignments.items():
             try:
                 field = model._meta.get_field(name)
             except FieldDoesNotExist:
@@ -62,16 +68,16 @@ class Command(BaseCommand):
                 setattr(op, field.attname, field.to_python(raw))
             except ValidationError as exc:
                 raise CommandError(f"--{name}: {'; '.join(exc.messages)}") from None
-        if options["owner"]:
+        if owner:
             users = get_user_model()._default_manager
             try:
-                op.owner = users.get_by_natural_key(options["owner"])
+                op.owner = users.get_by_natural_key(owner)
             except Exception:
-                raise CommandError(f"No user {options['owner']!r}.") from None
+                raise CommandError(f"No user {owner!r}.") from None
         op.full_clean(exclude=["owner"])
         op.save()
         stream: IO[str] = getattr(self.stdout, "_out", sys.stdout)  # raw: for isatty() and tqdm
-        progress = TextProgress(op, stream, bar=False if options["no_bar"] else None)
+        progress = TextProgress(op, stream, bar=False if no_bar else None)
         try:
             execute(op, progress)
         except KeyboardInterrupt:

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from liveops_htmx.heartbeat import Heart, get_heart
+from liveops_htmx.progress import WebProgress
+from tests.testapp.models import Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_beat_refreshes_running_operations_only(user, layer):
+    old = timezone.now() - timedelta(hours=1)
+    running = Report.objects.create(owner=user)
+    WebProgress(running, layer).start()
+    pending = Report.objects.create(owner=user)
+    Report.objects.update(heartbeat_at=old)
+    heart = Heart()
+    with heart.beating(running), heart.beating(pending), heart.beating(running):
+        assert heart.beat() == 1
+    running.refresh_from_db()
+    pending.refresh_from_db()
+    assert running.heartbeat_at > old
+    assert pending.heartbeat_at == old
+    assert heart.beat() == 0  # nothing beating any more
+
+
+@override_settings(LIVEOPS={"LOST_AFTER": 0.2})
+def test_the_heart_thread_beats_on_its_own(user, layer):
+    op = Report.objects.create(owner=user)
+    WebProgress(op, layer).start()
+    Report.objects.update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    with get_heart().beating(op):
+        time.sleep(0.3)
+    op.refresh_from_db()
+    assert timezone.now() - op.heartbeat_at < timedelta(seconds=1)

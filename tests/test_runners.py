@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import transaction
+from django.test.utils import override_settings
+
+from liveops_htmx import runners
+from liveops_htmx.checks import check_runner
+from liveops_htmx.runners.thread import ThreadRunner
+from liveops_htmx.worker import run_by_label
+from tests.testapp.models import Paced, Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_finished(op, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        op.refresh_from_db()
+        if op.is_finished:
+            return op
+        time.sleep(0.02)
+    raise AssertionError(f"{op} did not finish")
+
+
+def test_start_hands_over_only_after_commit(report):
+    with transaction.atomic():
+        report.start("eager")
+        assert Report.objects.get(pk=report.pk).state == "pending"
+    assert Report.objects.get(pk=report.pk).state == "succeeded"
+
+
+def test_an_unsaved_operation_cannot_start():
+    with pytest.raises(ValueError, match="Save"):
+        Report().start("eager")
+
+
+def test_the_thread_runner_runs_in_the_background(user):
+    ops = [Paced.objects.create(owner=user, steps=3, delay=0.01) for _ in range(6)]
+    runner = ThreadRunner()
+    with override_settings(LIVEOPS={"THREAD_WORKERS": 2}):
+        for op in ops:
+            runner.submit(op._meta.label, str(op.pk))
+        assert len(runner._threads) == 2
+        for op in ops:
+            assert wait_finished(op).state == "succeeded"
+
+
+@override_settings(LIVEOPS={"RUNNER": "thread"})
+def test_start_uses_the_configured_runner(report):
+    report.start()
+    assert wait_finished(report).state == "succeeded"
+
+
+def test_a_dotted_path_runner(report):
+    report.start("liveops_htmx.runners.eager.runner")
+    report.refresh_from_db()
+    assert report.state == "succeeded"
+
+
+def test_run_by_label_leaves_finished_and_missing_operations_alone(report, caplog):
+    report.start("eager")
+    report.refresh_from_db()
+    seq = report.seq
+    run_by_label("testapp.Report", str(report.pk))
+    report.refresh_from_db()
+    assert report.seq == seq
+    run_by_label("testapp.Report", "999999")
+    run_by_label("auth.User", "1")
+    assert "Cannot run testapp.Report 999999" in caplog.text
+    assert "auth.User is not a LiveOperation" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("setting", "layer", "expected"),
+    [
+        ("thread", "channels.layers.InMemoryChannelLayer", []),
+        ("eager", "channels.layers.InMemoryChannelLayer", []),
+        ("celery", "channels_redis.core.RedisChannelLayer", []),
+        ("django_tasks", "channels_redis.pubsub.RedisPubSubChannelLayer", []),
+        ("celery", "channels.layers.InMemoryChannelLayer", ["liveops_htmx.W004"]),
+        ("nope.runner", "channels.layers.InMemoryChannelLayer", ["liveops_htmx.E007"]),
+        ("liveops_htmx.conf.conf", "channels.layers.InMemoryChannelLayer", ["liveops_htmx.E007"]),
+    ],
+)
+def test_runner_checks(setting, layer, expected):
+    with override_settings(
+        LIVEOPS={"RUNNER": setting}, CHANNEL_LAYERS={"default": {"BACKEND": layer}}
+    ):
+        assert [m.id for m in check_runner()] == expected
+
+
+def test_celery_and_django_tasks_runners_enqueue(report, monkeypatch):
+    from liveops_htmx.runners import celery as celery_runner
+    from liveops_htmx.runners import django_tasks as tasks_runner
+
+    assert runners.get_runner("celery") is celery_runner.runner
+    assert runners.get_runner("django_tasks") is tasks_runner.runner
+    # Enqueued through the real task APIs; tier 3 runs real workers on them.
+    with override_settings(
+        TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    ):
+        tasks_runner.runner.submit("testapp.Report", str(report.pk))
+    report.refresh_from_db()
+    assert report.state == "succeeded"
