@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "THREAD_WORKERS": 4,
     # Seconds without a heartbeat after which a running operation is marked lost.
     "LOST_AFTER": 60.0,
+    # Rows in a user's operations list.
+    "LIST_SIZE": 50,
+    # Template the bundled operation and list pages extend.
+    "BASE_TEMPLATE": "liveops_htmx/base.html",
 }
 
 
@@ -108,6 +112,14 @@ class LiveopsSettings:
     @property
     def LOST_AFTER(self) -> float:
         return float(self._get("LOST_AFTER"))
+
+    @property
+    def LIST_SIZE(self) -> int:
+        return int(self._get("LIST_SIZE"))
+
+    @property
+    def BASE_TEMPLATE(self) -> str:
+        return str(self._get("BASE_TEMPLATE"))
 
     @property
     def HEARTBEAT_INTERVAL(self) -> float:

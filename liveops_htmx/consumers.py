@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +16,8 @@ from channels.utils import await_many_dispatch
 
 from liveops_htmx import hub, rendering, snapshots
 from liveops_htmx.conf import conf
+from liveops_htmx.lists import ListSubject
+from liveops_htmx.outbox import RowOutbox
 from liveops_htmx.security import (
     REASONS,
     CloseCode,
@@ -22,6 +25,7 @@ from liveops_htmx.security import (
     check_user,
     read_subscription_token,
 )
+from liveops_htmx.snapshots import OperationSubject
 
 logger = logging.getLogger("liveops_htmx.consumers")
 
@@ -63,15 +67,22 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             logger.error("No channel layer %r: live updates are off.", conf.CHANNEL_LAYER)
             await self.end(CloseCode.SERVER_ERROR)
             return
-        viewer = self.viewer = hub.Viewer(self)
+        if sub.kind == "list":
+            subject: hub.Subject = ListSubject(str(sub.user_pk))
+            viewer = self.viewer = hub.Viewer(self, RowOutbox())
+            read = subject.load
+        else:
+            subject = OperationSubject(sub.model, sub.pk)
+            viewer = self.viewer = hub.Viewer(self)
+            read = functools.partial(snapshots.for_viewer, sub, user)
         try:
-            await hub.join(layer, sub.model, sub.pk, viewer)
-            snap = await database_sync_to_async(snapshots.for_viewer)(sub, user)
+            await hub.join(layer, subject, viewer)
+            snap = await database_sync_to_async(read)()
         except SubscriptionRefused as refused:
             await viewer.end(refused.code, refused.pk)
             return
         except Exception as exc:
-            logger.warning("Subscribing a viewer to %s failed: %r", sub.model, exc)
+            logger.warning("Subscribing a viewer to %s failed: %r", subject.group, exc)
             await viewer.end(CloseCode.SERVER_ERROR, None)
             return
         viewer.offer_snapshot(snap)

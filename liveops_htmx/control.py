@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from liveops_htmx import rendering
+from liveops_htmx import lists, rendering
 from liveops_htmx.conf import conf
 from liveops_htmx.groups import group_name
 from liveops_htmx.models import LiveOperation, State
@@ -62,6 +62,7 @@ def _write(
             transaction.on_commit(
                 lambda: get_publisher().publish(target, group, message, essential=True), using=db
             )
+            lists.publish_row(row, target, lists.row_message(row))
     for name in [*fields, "seq"]:
         setattr(op, name, getattr(row, name))
     return True
@@ -85,6 +86,44 @@ def request_cancel(op: LiveOperation, layer: BaseChannelLayer | None = None) -> 
         return ["cancel_requested", "state", "finished_at"], UPDATED_PARTS, True
 
     return _write(op, cancel, layer)
+
+
+#: What a restart puts back to its initial value (the operation's own fields stay).
+RESET = {
+    "state": State.PENDING,
+    "status": "",
+    "status_level": "info",
+    "percent": None,
+    "progress": dict,
+    "stage": "",
+    "stage_states": dict,
+    "log_tail": list,
+    "log_count": 0,
+    "regions": dict,
+    "result_context": None,
+    "error": "",
+    "error_detail": "",
+    "cancel_requested": False,
+    "started_at": None,
+    "finished_at": None,
+    "heartbeat_at": None,
+}
+
+
+def restart(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
+    """Put a finished ``op`` back to pending (its seq keeps growing); False if it runs.
+
+    The caller starts it again (``op.start()``); the page swaps in its new widget.
+    """
+
+    def reset(row: LiveOperation) -> tuple[list[str], Iterable[str], bool] | None:
+        if not row.is_finished:
+            return None
+        for name, value in RESET.items():
+            setattr(row, name, value() if callable(value) else value)
+        return list(RESET), UPDATED_PARTS, False
+
+    return _write(op, reset, layer)
 
 
 def is_stale(op: LiveOperation) -> bool:

@@ -23,16 +23,15 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 
-from liveops_htmx import snapshots
 from liveops_htmx.conf import conf
-from liveops_htmx.groups import group_name
-from liveops_htmx.outbox import Offer, Outbox, Snapshot
+from liveops_htmx.outbox import Offer, Outbox
 from liveops_htmx.publisher import get_publisher
 from liveops_htmx.security import CloseCode
 
 logger = logging.getLogger("liveops_htmx.hub")
 
 UPDATE = "liveop.update"
+ROW = "liveop.row"
 PROBE = "liveop.probe"
 _REJOIN_EVERY = 3600.0  # group memberships expire after a day on both channels layers
 _SUBSCRIBE_RETRIES = (0.2, 0.5, None)  # pauses between tries; None: give up
@@ -44,12 +43,24 @@ class Socket(Protocol):
     async def end(self, code: int, pk: str | None = None) -> None: ...
 
 
+class Subject(Protocol):
+    """What a hub follows: a group, and how to read its snapshot from the database."""
+
+    @property
+    def group(self) -> str: ...
+
+    @property
+    def pk(self) -> str | None: ...  # named in a refusal notice when the subject disappears
+
+    def load(self) -> Any: ...  # a snapshot, or None if the subject is gone (sync: DB)
+
+
 class Viewer:
     """One socket's end of a hub: its outbox and the task that drains it."""
 
-    def __init__(self, socket: Socket) -> None:
+    def __init__(self, socket: Socket, outbox: Outbox | None = None) -> None:
         self.socket = socket
-        self.outbox = Outbox()
+        self.outbox = outbox if outbox is not None else Outbox()
         self.hub: Hub | None = None
         self.admitted = False  # True once the permission check passed
         self.done = False
@@ -64,7 +75,7 @@ class Viewer:
         elif outcome is Offer.QUEUED:
             self._kick()
 
-    def offer_snapshot(self, snap: Snapshot) -> None:
+    def offer_snapshot(self, snap: Any) -> None:
         if self.done:
             return
         self.admitted = True
@@ -73,7 +84,7 @@ class Viewer:
         self._kick()
 
     def _kick(self) -> None:
-        if self._task is None and self.outbox.frames:
+        if self._task is None and self.outbox.ready():
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
@@ -98,11 +109,10 @@ class Viewer:
 
 
 class Hub:
-    def __init__(self, layer: BaseChannelLayer, label: str, pk: str) -> None:
+    def __init__(self, layer: BaseChannelLayer, subject: Subject) -> None:
         self.layer = layer
-        self.label = label
-        self.pk = pk
-        self.group = group_name(label, pk)
+        self.subject = subject
+        self.group = subject.group
         self.viewers: set[Viewer] = set()
         self.loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = self.loop.create_future()
@@ -182,7 +192,7 @@ class Hub:
             if heard is not None and not heard.done():
                 heard.set_result(None)
             return
-        if kind != UPDATE:
+        if kind not in (UPDATE, ROW):
             return
         self.heard_at = self.loop.time()
         for viewer in list(self.viewers):
@@ -217,12 +227,12 @@ class Hub:
         try:
             while True:
                 self._resync_again = False
-                snap = await database_sync_to_async(snapshots.current)(self.label, self.pk)
+                snap = await database_sync_to_async(self.subject.load)()
                 self.heard_at = self.loop.time()
                 admitted = [v for v in self.viewers if v.admitted]
                 for viewer in admitted:
                     if snap is None:
-                        await viewer.end(CloseCode.NOT_FOUND, self.pk)
+                        await viewer.end(CloseCode.NOT_FOUND, self.subject.pk)
                     else:
                         viewer.offer_snapshot(snap)
                 if not self._resync_again or snap is None:
@@ -267,14 +277,14 @@ _registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, 
 _registry = weakref.WeakKeyDictionary()
 
 
-async def join(layer: BaseChannelLayer, label: str, pk: str, viewer: Viewer) -> Hub:
-    """Attach ``viewer`` to the operation's hub, subscribing first if this process is new to it."""
+async def join(layer: BaseChannelLayer, subject: Subject, viewer: Viewer) -> Hub:
+    """Attach ``viewer`` to the subject's hub, subscribing first if this process is new to it."""
     loop = asyncio.get_running_loop()
     hubs = _registry.setdefault(loop, {})
-    key = (id(layer), group_name(label, pk))
+    key = (id(layer), subject.group)
     hub = hubs.get(key)
     if hub is None:
-        hub = hubs[key] = Hub(layer, label, pk)
+        hub = hubs[key] = Hub(layer, subject)
     hub.viewers.add(viewer)
     viewer.hub = hub
     try:

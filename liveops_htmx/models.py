@@ -86,7 +86,14 @@ class LiveOperation(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self._meta.verbose_name} #{self.pk} ({self.get_state_display()})"
+        return f"{self._meta.verbose_name} #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse(
+            "liveops_htmx:operation", kwargs={"model": self._meta.label_lower, "pk": self.pk}
+        )
 
     def run(self, p: Progress) -> Any:
         """Do the work, reporting through ``p``."""

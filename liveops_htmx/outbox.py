@@ -115,3 +115,61 @@ class Outbox:
 
     def pop(self) -> Frame | None:
         return self.frames.popleft() if self.frames else None
+
+    def ready(self) -> bool:
+        """True when a frame waits to be sent."""
+        return bool(self.frames)
+
+
+@dataclass(frozen=True)
+class ListSnapshot:
+    """A user's list as read from the database: its rows, and each row's seq."""
+
+    html: str
+    rows: Mapping[str, int]
+    terminal: bool = False
+
+
+class RowOutbox(Outbox):
+    """A list's outbox: per row, the newest rendering wins; a row new to the list goes first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: dict[str, int] = {}
+        self.pending: dict[str, tuple[bool, str]] = {}
+        self.snapshot_html: str | None = None
+
+    def offer(self, msg: Mapping[str, Any]) -> Offer:
+        if not self.synced:
+            self.held.append(msg)
+            return Offer.HELD
+        key, seq = msg["key"], msg["seq"]
+        if seq <= self.known.get(key, -1):
+            return Offer.STALE
+        inserting = key not in self.known or self.pending.get(key, (False, ""))[0]
+        self.known[key] = seq
+        self.pending[key] = (inserting, msg["html"])
+        return Offer.QUEUED
+
+    def offer_snapshot(self, snap: ListSnapshot) -> list[Offer]:  # type: ignore[override]
+        self.snapshot_html = snap.html
+        self.pending.clear()
+        self.known = dict(snap.rows)
+        self.synced = True
+        held, self.held = self.held, []
+        return [self.offer(msg) for msg in held]
+
+    def ready(self) -> bool:
+        return self.snapshot_html is not None or bool(self.pending)
+
+    def pop(self) -> Frame | None:
+        if not self.ready():
+            return None
+        parts = {} if self.snapshot_html is None else {"list": self.snapshot_html}
+        for key, (inserting, html) in self.pending.items():
+            parts[key] = (
+                rendering.row_insert(html) if inserting else rendering.with_oob(html, "outerHTML")
+            )
+        self.snapshot_html = None
+        self.pending.clear()
+        return Frame(0, parts)

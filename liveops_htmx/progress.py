@@ -20,7 +20,7 @@ from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
 
-from liveops_htmx import rendering, store, values
+from liveops_htmx import lists, rendering, store, values
 from liveops_htmx.conf import conf
 from liveops_htmx.groups import group_name
 from liveops_htmx.models import Level, State
@@ -66,6 +66,10 @@ PARTS: dict[str, tuple[str, ...]] = {
     # The log part is never re-rendered by an update: lines are only ever appended.
     "state": tuple(p for p in rendering.PARTS if p != "log"),
 }
+
+
+#: Seconds between two list-row pushes of a progressing operation (state changes: at once).
+ROW_INTERVAL = 1.0
 
 
 class OperationCancelled(Exception):
@@ -266,6 +270,24 @@ class Progress:
         self.op.error = clip(message)
         self._finish(State.FAILED)
 
+    def chain_to(self, next_op: LiveOperation) -> None:
+        """Finish here and hand over to ``next_op``: the page swaps in its widget, live.
+
+        ``next_op`` is saved (with this operation's owner and language, unless set)
+        and started on the configured runner once this transaction commits.
+        """
+        if next_op.pk is None:
+            if next_op.owner_id is None:
+                next_op.owner_id = self.op.owner_id
+            next_op.language = next_op.language or self.op.language
+            next_op.save()
+        urls = rendering.operation_urls(next_op)
+        chain = {"model": next_op._meta.label_lower, "pk": str(next_op.pk)}
+        chain.update({k: urls[k] for k in ("operation", "widget") if k in urls})
+        self.op.result_context = values.dump({"chained_to": chain})
+        self._finish(State.SUCCEEDED)
+        next_op.start()
+
     def cancelled(self) -> None:
         """Finish as cancelled (the runner calls this when ``OperationCancelled`` escapes)."""
         self._finish(State.CANCELLED)
@@ -335,6 +357,7 @@ class WebProgress(Progress):
             raise ValueError("Save the operation before reporting progress on it.")
         self.layer = channel_layer
         self.group = group_name(op._meta.label, op.pk)
+        self._row_at = -math.inf
 
     def swap(
         self, selector: str, name: str | None = None, template: str | None = None, **context: Any
@@ -384,6 +407,10 @@ class WebProgress(Progress):
                 terminal=terminal,
             )
         transaction.on_commit(lambda: self._push(message), using=store.db_for(self.op))
+        now = self.clock()
+        if self.op.owner_id is not None and (lifecycle or now - self._row_at >= ROW_INTERVAL):
+            self._row_at = now
+            lists.publish_row(self.op, self.layer, lists.row_message(self.op))
 
     def _push(self, message: dict[str, Any]) -> None:
         publisher = get_publisher()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
 
 #: Parts of a snapshot, in page order.
-PARTS: tuple[str, ...] = ("status", "progress", "stages", "log", "result", "error")
+PARTS: tuple[str, ...] = ("status", "progress", "stages", "log", "result", "error", "controls")
 DEFAULT_TEMPLATE = "liveops_htmx/liveop.html"
 #: Parts are swapped inside their root so live regions and focus survive an update.
 PART_SWAP = "innerHTML"
@@ -107,8 +107,23 @@ def stage_view(op: LiveOperation) -> list[dict[str, str]]:
     return [{"name": n, "state": states.get(n, "pending")} for n in names]
 
 
+def operation_urls(op: LiveOperation) -> dict[str, str]:
+    """The operation's page and control URLs, if ``liveops_htmx.urls`` is included."""
+    from django.urls import NoReverseMatch, reverse
+
+    args = {"model": op._meta.label_lower, "pk": op.pk}
+    try:
+        return {
+            name: reverse(f"liveops_htmx:{name}", kwargs=args)
+            for name in ("operation", "cancel", "restart", "widget")
+        }
+    except NoReverseMatch:
+        return {}
+
+
 def context(op: LiveOperation) -> dict[str, Any]:
     return {
+        "urls": operation_urls(op),
         "op": op,
         "ids": ids(op),
         "state_label": op.get_state_display(),
@@ -178,12 +193,18 @@ def refusal(pk: str, message: str, code: int) -> str:
     )
 
 
-def socket_element(op: LiveOperation, url: str, htmx_version: int) -> SafeString:
+def _socket(element_id: str, url: str, htmx_version: int) -> SafeString:
     if htmx_version == 4:
-        return format_html('<div id="{}" hx-ws:connect="{}" hidden></div>', dom_id(op, SOCKET), url)
-    return format_html(
-        '<div id="{}" hx-ext="ws" ws-connect="{}" hidden></div>', dom_id(op, SOCKET), url
-    )
+        return format_html('<div id="{}" hx-ws:connect="{}" hidden></div>', element_id, url)
+    return format_html('<div id="{}" hx-ext="ws" ws-connect="{}" hidden></div>', element_id, url)
+
+
+def socket_element(op: LiveOperation, url: str, htmx_version: int) -> SafeString:
+    return _socket(dom_id(op, SOCKET), url, htmx_version)
+
+
+def list_socket(url: str, htmx_version: int) -> SafeString:
+    return _socket(LIST_SOCKET, url, htmx_version)
 
 
 def compose(parts: Mapping[str, str], log: Iterable[Sequence[Any]] = ()) -> str:
@@ -211,7 +232,7 @@ def update_message(
         parts[f"region:{selector}"] = region(selector, markup)
     log = [(lines[0][0], lines[-1][0], log_chunk(op, lines))] if lines else []
     if terminal:
-        parts[SOCKET] = socket_closer(op)
+        parts[SOCKET] = terminal_part(op)
     return {
         "type": "liveop.update",
         "seq": op.seq,
@@ -224,12 +245,40 @@ def update_message(
     }
 
 
+def chained_to(op: LiveOperation) -> dict[str, str] | None:
+    """Where ``op`` handed over with ``p.chain_to()``: {"model", "pk", "url"}, or None."""
+    result = op.result_context if isinstance(op.result_context, dict) else {}
+    chain = result.get("chained_to")
+    return chain if isinstance(chain, dict) else None
+
+
+def chain_loader(op: LiveOperation, chain: dict[str, str], *, oob: bool = True) -> str:
+    """Replace the widget of ``op`` with one that loads the next operation's widget.
+
+    Each browser fetches the next widget with its own session, so its socket token is
+    its own; removing the old widget removes its socket element, which closes it.
+    """
+    return format_html(
+        '<div id="{}" class="liveop liveop--chained"{} hx-get="{}" hx-trigger="load"'
+        ' hx-swap="outerHTML" aria-busy="true"></div>',
+        dom_id(op, "root"),
+        mark_safe(' hx-swap-oob="outerHTML"') if oob else "",
+        chain.get("widget", ""),
+    )
+
+
+def terminal_part(op: LiveOperation) -> str:
+    """What ends a finished operation's frame: the chain loader, or the socket closer."""
+    chain = chained_to(op)
+    return chain_loader(op, chain) if chain and chain.get("widget") else socket_closer(op)
+
+
 def snapshot_parts(op: LiveOperation) -> dict[str, str]:
     parts = render_parts(op, PARTS, oob=True)
     for selector, html in (op.regions or {}).items():
         parts[f"region:{selector}"] = region(selector, mark_safe(html))
     if op.is_finished:
-        parts[SOCKET] = socket_closer(op)
+        parts[SOCKET] = terminal_part(op)
     return parts
 
 
@@ -240,8 +289,35 @@ def snapshot(op: LiveOperation) -> str:
 
 def widget(op: LiveOperation, socket_html: str) -> SafeString:
     """The page rendering of ``op``: parts in place, plus the socket element if live."""
+    chain = chained_to(op)
+    if chain and chain.get("widget"):
+        return mark_safe(chain_loader(op, chain, oob=False))
     ctx = context(op)
     ctx["parts"] = mark_safe("".join(render_part(op, n, ctx=ctx) for n in PARTS))
     ctx["socket"] = mark_safe(socket_html)
     html: str = _template(op, "widget").render(ctx)
     return mark_safe(html.strip())
+
+
+# -- lists --------------------------------------------------------------------------------
+
+
+def row_key(op: LiveOperation) -> str:
+    return f"{op._meta.app_label}-{op._meta.model_name}-{op.pk}"
+
+
+def render_row(op: LiveOperation) -> str:
+    """One operation's row in its owner's list (the ``row`` partial)."""
+    ctx = context(op)
+    ctx["row_id"] = f"liveop-row-{row_key(op)}"
+    html: str = _template(op, "row").render(ctx)
+    return html.strip()
+
+
+def row_insert(row_html: str) -> str:
+    """Put a row new to the list at its top."""
+    return format_html('<div hx-swap-oob="afterbegin:#{}">{}</div>', LIST_ROWS, mark_safe(row_html))
+
+
+LIST_ROWS = "liveops-rows"
+LIST_SOCKET = "liveops-socket"

@@ -61,9 +61,10 @@ class SubscriptionRefused(Exception):
 
 @dataclass(frozen=True)
 class Subscription:
-    model: str  # "app_label.ModelName"
-    pk: str
+    model: str  # "app_label.ModelName"; empty for a list
+    pk: str  # empty for a list
     user_pk: str | None
+    kind: str = "op"  # "op": one operation; "list": the user's operations list
 
 
 def _user_key(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
@@ -80,6 +81,12 @@ def make_subscription_token(
     return signing.TimestampSigner(salt=SALT).sign_object(payload, compress=False)
 
 
+def make_list_token(user: AbstractBaseUser | AnonymousUser) -> str:
+    """Mint the token that lets ``user`` follow their own operations list."""
+    payload = {"k": "list", "u": _user_key(user)}
+    return signing.TimestampSigner(salt=SALT).sign_object(payload, compress=False)
+
+
 def read_subscription_token(token: str | None) -> Subscription:
     """Verify ``token``; raise :class:`SubscriptionRefused` with the close code if it fails."""
     if not token or not _SHAPE.match(token):
@@ -89,17 +96,20 @@ def read_subscription_token(token: str | None) -> Subscription:
         payload: Any = signer.unsign_object(token)
     except (signing.BadSignature, ValueError):
         raise SubscriptionRefused(CloseCode.BAD_SIGNATURE) from None
+    is_list = isinstance(payload, dict) and payload.get("k") == "list"
     if not (
         isinstance(payload, dict)
-        and isinstance(payload.get("m"), str)
-        and isinstance(payload.get("p"), str)
+        and (is_list or (isinstance(payload.get("m"), str) and isinstance(payload.get("p"), str)))
         and isinstance(payload.get("u"), (str, type(None)))
+        and not (is_list and payload.get("u") is None)
     ):
         raise SubscriptionRefused(CloseCode.MALFORMED)
     try:
         signer.unsign(token, max_age=conf.TOKEN_MAX_AGE)
     except signing.SignatureExpired:
-        raise SubscriptionRefused(CloseCode.EXPIRED, payload["p"]) from None
+        raise SubscriptionRefused(CloseCode.EXPIRED, payload.get("p")) from None
+    if is_list:
+        return Subscription(model="", pk="", user_pk=payload["u"], kind="list")
     return Subscription(model=payload["m"], pk=payload["p"], user_pk=payload["u"])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -10,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.utils import translation
 
 from liveops_htmx import control, rendering
+from liveops_htmx.groups import group_name
 from liveops_htmx.models import LiveOperation
 from liveops_htmx.outbox import Snapshot
 from liveops_htmx.security import CloseCode, Subscription, SubscriptionRefused
@@ -97,3 +99,18 @@ def current(label: str, pk: str) -> Snapshot | None:
         return of(fresh(label, pk))
     except SubscriptionRefused:
         return None
+
+
+@dataclass(frozen=True)
+class OperationSubject:
+    """The hub subject of one operation."""
+
+    label: str
+    pk: str
+
+    @property
+    def group(self) -> str:
+        return group_name(self.label, self.pk)
+
+    def load(self) -> Snapshot | None:
+        return current(self.label, self.pk)

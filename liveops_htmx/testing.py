@@ -49,14 +49,19 @@ class CapturingChannelLayer(BaseChannelLayer):  # type: ignore[misc]
     async def new_channel(self, prefix: str = "specific.") -> str:
         return f"{prefix}capturing"
 
-    def messages(self, group: str | None = None, *, wait: float = 5.0) -> list[dict[str, Any]]:
-        """Every message sent so far (to ``group``, if given), once queued pushes are out."""
+    def messages(
+        self, group: str | None = None, *, type: str = "liveop.update", wait: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """Messages sent so far (operation updates by default; ``type="liveop.row"``
+        for list rows), to ``group`` if given, once queued pushes are out."""
         get_publisher().flush(wait)
         with self._lock:
-            return [m for g, m in self.sent if group is None or g == group]
+            return [
+                m for g, m in self.sent if (group is None or g == group) and m.get("type") == type
+            ]
 
     def frames(self, group: str | None = None) -> list[str]:
-        """The HTML text of every message, as the browser would receive it."""
+        """The HTML text of every operation update, as the browser would receive it."""
         return [m["liveop_html"] for m in self.messages(group)]
 
     def clear(self) -> None:

@@ -45,3 +45,9 @@ def start(op: LiveOperation, runner: str | None = None) -> None:
     label, pk = op._meta.label, str(op.pk)
     db = router.db_for_write(type(op), instance=op)
     transaction.on_commit(lambda: chosen.submit(label, pk), using=db)
+    if op.owner_id is not None:  # the owner's list shows it at once
+        from channels.layers import get_channel_layer
+
+        from liveops_htmx import lists
+
+        lists.publish_row(op, get_channel_layer(conf.CHANNEL_LAYER), lists.row_message(op))

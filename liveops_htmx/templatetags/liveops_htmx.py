@@ -8,12 +8,14 @@ from urllib.parse import quote
 from django import template
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import translation
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
-from liveops_htmx import rendering
+from liveops_htmx import lists, rendering
 from liveops_htmx._compat import register_partial_tags
 from liveops_htmx.conf import conf
-from liveops_htmx.security import make_subscription_token
+from liveops_htmx.security import make_list_token, make_subscription_token
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
@@ -53,3 +55,36 @@ def liveop(context: template.Context, op: LiveOperation, htmx: int | None = None
         socket = rendering.socket_element(op, socket_url(token), version)
     with translation.override(op.language or None):
         return rendering.widget(op, socket)
+
+
+@register.simple_tag(takes_context=True)
+def liveops_list(context: template.Context, htmx: int | None = None) -> SafeString:
+    """The signed-in user's operations, newest first, live over one socket for the page."""
+    from django.contrib.auth.models import AnonymousUser
+
+    user = _viewer(context)
+    if not user.is_authenticated:
+        user = AnonymousUser()
+    ops = lists.operations_of(user.pk) if user.is_authenticated else []
+    socket = ""
+    if user.is_authenticated:
+        version = conf.HTMX_VERSION if htmx is None else int(htmx)
+        socket = rendering.list_socket(socket_url(make_list_token(user)), version)
+    return format_html(
+        '<div class="liveops-list">{}<ul id="{}" class="liveops-list__rows">{}</ul>{}</div>',
+        socket,
+        rendering.LIST_ROWS,
+        lists.rows_html(ops),
+        ""
+        if ops
+        else format_html('<p class="liveops-list__empty">{}</p>', _("No operations yet.")),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def liveops_scripts(context: template.Context, version: int | None = None) -> SafeString:
+    """htmx and its ws extension, for ``LIVEOPS["HTMX_VERSION"]`` (or ``version``)."""
+    from django_htmx.jinja import htmx_script
+
+    chosen = conf.HTMX_VERSION if version is None else int(version)
+    return htmx_script(version=chosen, extensions="hx-ws", nonce=context.get("csp_nonce"))

@@ -1,0 +1,134 @@
+"""Pages: an operation, the user's list, and the htmx POSTs that cancel and restart.
+
+Include ``liveops_htmx.urls`` (namespace ``liveops_htmx``). Every view asks
+``op.user_can_view(request.user)``; an operation the user may not see is a 404, so
+its existence does not leak.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import transaction
+from django.forms import ModelForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template import Context, Template
+from django.template.response import TemplateResponse
+from django.utils import translation
+from django.views import View
+from django.views.generic import CreateView, TemplateView
+
+from liveops_htmx import control
+from liveops_htmx.conf import conf
+from liveops_htmx.models import LiveOperation
+
+
+def template_for(model: type[LiveOperation]) -> str:
+    """``<app_label>/<model_snake>.html`` for ``model`` (``LongImport`` -> ``long_import``)."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
+    return f"{model._meta.app_label}/{snake}.html"
+
+
+def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
+    try:
+        model_class = apps.get_model(model)
+    except (LookupError, ValueError):
+        raise Http404("No such operation.") from None
+    if not issubclass(model_class, LiveOperation):
+        raise Http404("No such operation.")
+    try:
+        op = model_class._default_manager.get(pk=pk)
+    except (ObjectDoesNotExist, ValidationError, ValueError):
+        raise Http404("No such operation.") from None
+    if not op.user_can_view(request.user):
+        raise Http404("No such operation.")
+    return op
+
+
+class OperationView(View):
+    """The operation's page: ``<app_label>/<model_snake>.html``, else the bundled one."""
+
+    def get(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
+        op = get_operation(request, model, pk)
+        names = [template_for(type(op)), "liveops_htmx/operation.html"]
+        return TemplateResponse(request, names, {"op": op, "base_template": conf.BASE_TEMPLATE})
+
+
+_WIDGET = Template("{% load liveops_htmx %}{% liveop op %}")
+
+
+class WidgetView(View):
+    """Just the widget: what a chain or a restart swaps in (with this viewer's own token)."""
+
+    def get(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
+        op = get_operation(request, model, pk)
+        return HttpResponse(_WIDGET.render(Context({"op": op, "request": request})))
+
+
+def _back(request: HttpRequest, op: LiveOperation) -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204)
+    return HttpResponseRedirect(op.get_absolute_url())
+
+
+class CancelView(View):
+    """POST: ask the operation to stop; the page shows "Cancelling…", then "Cancelled"."""
+
+    def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
+        op = get_operation(request, model, pk)
+        control.request_cancel(op)
+        return _back(request, op)
+
+
+class RestartView(View):
+    """POST: run a finished operation again; htmx swaps in its live widget."""
+
+    def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
+        op = get_operation(request, model, pk)
+        with transaction.atomic():
+            if control.restart(op):
+                op.start()
+        if request.headers.get("HX-Request"):
+            return WidgetView().get(request, model, pk)
+        return HttpResponseRedirect(op.get_absolute_url())
+
+
+class OperationListView(LoginRequiredMixin, TemplateView):
+    """The user's operations, newest first; rows update live over one socket."""
+
+    template_name = "liveops_htmx/operation_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "base_template": conf.BASE_TEMPLATE}
+
+
+class LiveOperationCreateMixin:
+    """For a ``CreateView`` of an operation model: save, start, go to its page.
+
+    The owner is the signed-in user and the language the active one; the
+    operation starts on the configured runner when the transaction commits.
+    """
+
+    request: HttpRequest
+    object: LiveOperation
+
+    def form_valid(self, form: ModelForm[Any]) -> HttpResponse:
+        op = form.save(commit=False)
+        if self.request.user.is_authenticated:
+            op.owner = self.request.user
+        op.language = op.language or translation.get_language() or ""
+        with transaction.atomic():
+            op.save()
+            form.save_m2m()
+            op.start()
+        self.object = op
+        return redirect(op.get_absolute_url())
+
+
+class LiveOperationCreateView(LiveOperationCreateMixin, CreateView):  # type: ignore[misc,type-arg]
+    """``LiveOperationCreateView.as_view(model=MyOp, fields=[...])``."""
