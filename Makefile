@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN := .run
 
-.PHONY: install demo test lint tiers tiers-sqlite tiers-postgres e2e wheel-check bench bench-quick messages clean
+.PHONY: install demo demo-redis test lint tiers tiers-sqlite tiers-postgres e2e wheel-check bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+DEMO_PORT ?= 8000
+
 demo: install
 	$(BIN)/python demo/manage.py migrate --noinput
-	$(BIN)/python demo/manage.py runserver_liveops
+	@echo "demo: http://127.0.0.1:$(DEMO_PORT)/ (embedded: SQLite, in-memory layer, thread runner)"
+	$(BIN)/python -m uvicorn demo.asgi:application --host 127.0.0.1 --port $(DEMO_PORT) \
+		--ws websockets-sansio --lifespan off
+
+demo-redis: install
+	$(BIN)/python demo/scaled.py --port $(DEMO_PORT)
 
 lint: install
 	$(BIN)/ruff check .

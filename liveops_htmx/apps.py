@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,3 +16,7 @@ class LiveopsHtmxConfig(AppConfig):
 
         setting_changed.connect(rendering.clear_cache, dispatch_uid="liveops_htmx.rendering")
         setting_changed.connect(snapshots.clear_cache, dispatch_uid="liveops_htmx.snapshots")
+        if apps.is_installed("django.contrib.admin"):
+            from liveops_htmx.admin import register_all
+
+            register_all()

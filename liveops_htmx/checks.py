@@ -184,6 +184,16 @@ def check_project(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.W002",
             )
         )
+    labels = [config.label for config in apps.get_app_configs()]
+    if "admin" in labels and labels.index("liveops_htmx") < labels.index("admin"):
+        messages.append(
+            Warning(
+                "liveops_htmx comes before django.contrib.admin in INSTALLED_APPS.",
+                hint="Put it after the admin, so your own admin registrations of operation "
+                "models come first and liveops_htmx only fills in the rest.",
+                id="liveops_htmx.W005",
+            )
+        )
     if not getattr(settings, "ASGI_APPLICATION", None):
         messages.append(
             Warning(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class LiveOperation(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self._meta.verbose_name} #{self.pk}"
+        return f"{capfirst(self._meta.verbose_name)} #{self.pk}"
 
     def get_absolute_url(self) -> str:
         from django.urls import reverse

@@ -8,7 +8,7 @@ from tests.testapp.models import Report
 
 
 def test_str_names_the_model_pk_and_state(report):
-    assert str(report) == f"report #{report.pk}"
+    assert str(report) == f"Report #{report.pk}"
 
 
 def test_terminal_states():

@@ -1,0 +1,104 @@
+"""The demo's operations: one of each kind a newcomer wants to see."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from django.db import models
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+
+from liveops_htmx.models import LiveOperation
+from liveops_htmx.progress import Progress
+
+
+class Quick(LiveOperation):
+    """Counts through a few items: done in a couple of seconds."""
+
+    items = models.PositiveIntegerField(_("items"), default=30)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("quick count")
+
+    def run(self, p: Progress) -> None:
+        if self.note:
+            p.status(self.note)
+            p.log(self.note)
+        for _item in p.track(range(self.items), label=_t("Counting"), unit=_t("items")):
+            time.sleep(0.05)
+        p.result(message=self.note or _t("Counted %(n)d items.") % {"n": self.items})
+
+
+class Report(LiveOperation):
+    """Slow, with stages and a log."""
+
+    stages = (_("Collect"), _("Analyse"), _("Render"))
+    rows = models.PositiveIntegerField(_("rows"), default=40)
+
+    class Meta:
+        verbose_name = _("report")
+
+    def run(self, p: Progress) -> None:
+        with p.stage(_t("Collect")):
+            p.status(_t("Reading the rows"))
+            for i in p.track(range(self.rows), label=_t("Rows"), unit=_t("rows")):
+                if i % 4 == 0:
+                    p.log(_t("Read row %(n)d") % {"n": i + 1})
+                time.sleep(0.08)
+        with p.stage(_t("Analyse")):
+            p.status(_t("Looking for patterns"))
+            for _step in p.track(range(20), label=_t("Analysis")):
+                time.sleep(0.05)
+            p.log(_t("Found %(n)d patterns") % {"n": random.randint(2, 9)})
+        with p.stage(_t("Render")):
+            p.status(_t("Writing the report"))
+            time.sleep(0.5)
+        p.result(message=_t("Report of %(n)d rows is ready.") % {"n": self.rows}, url="/live/")
+
+
+class Flaky(LiveOperation):
+    """Always fails half-way: shows the failed state."""
+
+    class Meta:
+        verbose_name = _("flaky job")
+
+    def run(self, p: Progress) -> None:
+        p.status(_t("Connecting to the remote service"))
+        for _step in p.track(range(20), label=_t("Handshake")):
+            time.sleep(0.05)
+        p.log(_t("The remote service answered 503."))
+        raise ConnectionError("remote service unavailable (503)")
+
+
+class LongImport(LiveOperation):
+    """Takes a minute: worth cancelling."""
+
+    records = models.PositiveIntegerField(_("records"), default=600)
+
+    class Meta:
+        verbose_name = _("long import")
+
+    def run(self, p: Progress) -> None:
+        p.status(_t("Importing; cancel whenever you like"))
+        for i in p.track(range(self.records), label=_t("Records"), unit=_t("records")):
+            if i % 50 == 0:
+                p.log(_t("Imported %(n)d records") % {"n": i})
+            time.sleep(0.1)
+            p.check_cancelled()
+        p.result(message=_t("Imported %(n)d records.") % {"n": self.records})
+
+
+class Pipeline(LiveOperation):
+    """Prepares, then hands over to a report in place (chain_to)."""
+
+    class Meta:
+        verbose_name = _("pipeline")
+
+    def run(self, p: Progress) -> None:
+        p.status(_t("Preparing the data"))
+        for _step in p.track(range(20), label=_t("Preparing")):
+            time.sleep(0.05)
+        p.log(_t("Handing over to the report"))
+        p.chain_to(Report(rows=12))

@@ -1,0 +1,72 @@
+"""Admin for operation models: list with a state filter, live fields read-only, cancel action.
+
+Every concrete operation model not registered by its own app is registered with
+:class:`LiveOperationAdmin` when the app registry is ready (list ``liveops_htmx``
+after ``django.contrib.admin``). Subclass it to register your own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from liveops_htmx.control import operation_models, request_cancel
+from liveops_htmx.models import LiveOperation
+
+LIVE_FIELDS = (
+    "state",
+    "status",
+    "status_level",
+    "percent",
+    "progress",
+    "stage",
+    "stage_states",
+    "log_tail",
+    "log_count",
+    "regions",
+    "result_context",
+    "error",
+    "error_detail",
+    "cancel_requested",
+    "seq",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "heartbeat_at",
+)
+
+
+class LiveOperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("__str__", "owner", "state", "status", "percent", "created_at", "finished_at")
+    list_filter = ("state",)
+    readonly_fields = LIVE_FIELDS
+    search_fields = ("status", "error")
+    date_hierarchy = "created_at"
+    actions = ["cancel_selected"]
+
+    @admin.action(description=_("Cancel the selected operations"))
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        cancelled = sum(request_cancel(op) for op in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "Asked %(count)d operation to stop.",
+                "Asked %(count)d operations to stop.",
+                cancelled,
+            )
+            % {"count": cancelled},
+            messages.SUCCESS if cancelled else messages.WARNING,
+        )
+
+
+def register_all(site: admin.AdminSite = admin.site) -> list[type[LiveOperation]]:
+    """Register every concrete operation model its own app did not register."""
+    added = [m for m in operation_models() if not site.is_registered(m)]
+    for model in added:
+        site.register(model, LiveOperationAdmin)
+    return added
