@@ -129,7 +129,12 @@ class Progress:
         number = float(value)
         if math.isnan(number):
             raise ValueError("percent must be a number, not NaN")
-        self.op.percent = min(100.0, max(0.0, number))
+        number = min(100.0, max(0.0, number))
+        if number == self.op.percent and not {"done", "total", "eta"} & set(self.op.progress or {}):
+            if self._dirty:  # nothing new, but what is held back may be due
+                self._changed("progress")
+            return
+        self.op.percent = number
         detail = dict(self.op.progress or {})
         for key in ("done", "total", "eta"):
             detail.pop(key, None)

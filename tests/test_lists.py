@@ -1,0 +1,83 @@
+"""The live list: one socket per page, rows pushed to the owner's group."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from liveops_htmx import lists
+from liveops_htmx.consumers import LiveOperationConsumer
+from liveops_htmx.security import make_list_token, read_subscription_token
+from tests.markup import element
+from tests.test_consumers import TIMEOUT, closed_with, worker
+from tests.testapp.models import Paced, Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def follow_list(user, token_user=None):
+    token = await sync_to_async(make_list_token)(token_user or user)
+    comm = WebsocketCommunicator(
+        LiveOperationConsumer.as_asgi(), f"/asgi/notifications/?subscription_token={token}"
+    )
+    comm.scope["user"] = user
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    return comm
+
+
+def test_a_list_token_binds_only_the_user(user):
+    sub = read_subscription_token(make_list_token(user))
+    assert (sub.kind, sub.user_pk, sub.model, sub.pk) == ("list", str(user.pk), "", "")
+
+
+def test_operations_of_a_user_across_models_newest_first(user, other_user):
+    a = Report.objects.create(owner=user)
+    b = Paced.objects.create(owner=user)
+    c = Report.objects.create(owner=user)
+    Report.objects.create(owner=other_user)
+    assert lists.operations_of(user.pk) == [c, b, a]
+    assert lists.operations_of(user.pk, limit=2) == [c, b]
+
+
+async def test_the_list_socket_sends_the_rows_then_live_rows(user, other_user, report):
+    comm = await follow_list(user)
+    snapshot = await comm.receive_from(timeout=TIMEOUT)
+    rows = element(snapshot, "liveops-rows")
+    assert 'hx-swap-oob="innerHTML"' in rows
+    assert f"liveop-row-testapp-report-{report.pk}" in rows
+
+    new = await database_sync_to_async(Paced.objects.create)(owner=user, steps=1, delay=0)
+    await database_sync_to_async(new.start)("eager")
+    frames = []
+    while not any("Succeeded" in f for f in frames):
+        frames.append(await comm.receive_from(timeout=TIMEOUT))
+    text = "".join(frames)
+    key = f"liveop-row-testapp-paced-{new.pk}"
+    assert f'<div hx-swap-oob="afterbegin:#liveops-rows"><li id="{key}"' in frames[0]
+    assert f'<li hx-swap-oob="outerHTML" id="{key}"' in text  # later: updated in place
+
+    theirs = await database_sync_to_async(Report.objects.create)(owner=other_user)
+    await worker(theirs)("start")
+    assert await comm.receive_nothing(0.3)
+    await comm.disconnect()
+
+
+async def test_a_list_token_of_another_user_is_refused(user, other_user):
+    comm = await follow_list(other_user, token_user=user)
+    assert (await closed_with(comm))[1] == 4403
+
+
+def test_progress_rows_are_throttled_lifecycle_rows_are_not(report, layer, clock):
+    from liveops_htmx.progress import WebProgress
+
+    p = WebProgress(report, layer, clock=clock)
+    p.start()
+    for i in range(10):  # two seconds of progress, flushed every 0.2 s
+        clock.advance(0.2)
+        p.percent(10 * i)
+    p.status("x")
+    rows = layer.messages(lists.user_group(report.owner_id), type="liveop.row")
+    assert len(rows) == 1 + 2 + 1  # start, progress once a second, status
+    assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
