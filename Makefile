@@ -62,7 +62,7 @@ bench-quick: install
 	$(BIN)/python bench/run.py --quick
 
 messages: install
-	cd liveops_htmx && ../$(BIN)/django-admin makemessages -a --no-obsolete && ../$(BIN)/django-admin compilemessages
+	cd liveops_htmx && ../$(BIN)/django-admin makemessages -a --no-obsolete --symlinks --ignore "static/*" && ../$(BIN)/django-admin compilemessages
 
 clean:
 	rm -rf build dist tests/.run demo/.run e2e/.run .coverage

@@ -167,3 +167,16 @@ def test_an_unused_model_renders_the_default_result(user):
     op.state = "succeeded"
     op.liveop_template = "nothing/here.html"
     assert "Done." in rendering.render_part(op, "result")
+
+
+@pytest.mark.parametrize(
+    ("language", "running", "cancel"), [("fr", "En cours", "Annuler"), ("de", "Läuft", "Abbrechen")]
+)
+def test_an_operation_renders_in_its_own_language(report, language, running, cancel):
+    from liveops_htmx import snapshots
+
+    report.state = "running"
+    report.language = language
+    html = snapshots.of(report).parts
+    assert running in html["status"]
+    assert cancel in html["controls"]

@@ -6,7 +6,7 @@ import random
 import time
 
 from django.db import models
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from liveops_htmx.models import LiveOperation
@@ -26,9 +26,9 @@ class Quick(LiveOperation):
         if self.note:
             p.status(self.note)
             p.log(self.note)
-        for _item in p.track(range(self.items), label=_t("Counting"), unit=_t("items")):
+        for _item in p.track(range(self.items), label=gettext("Counting"), unit=gettext("items")):
             time.sleep(0.05)
-        p.result(message=self.note or _t("Counted %(n)d items.") % {"n": self.items})
+        p.result(message=self.note or gettext("Counted %(n)d items.") % {"n": self.items})
 
 
 class Report(LiveOperation):
@@ -41,21 +41,21 @@ class Report(LiveOperation):
         verbose_name = _("report")
 
     def run(self, p: Progress) -> None:
-        with p.stage(_t("Collect")):
-            p.status(_t("Reading the rows"))
-            for i in p.track(range(self.rows), label=_t("Rows"), unit=_t("rows")):
+        with p.stage(gettext("Collect")):
+            p.status(gettext("Reading the rows"))
+            for i in p.track(range(self.rows), label=gettext("Rows"), unit=gettext("rows")):
                 if i % 4 == 0:
-                    p.log(_t("Read row %(n)d") % {"n": i + 1})
+                    p.log(gettext("Read row %(n)d") % {"n": i + 1})
                 time.sleep(0.08)
-        with p.stage(_t("Analyse")):
-            p.status(_t("Looking for patterns"))
-            for _step in p.track(range(20), label=_t("Analysis")):
+        with p.stage(gettext("Analyse")):
+            p.status(gettext("Looking for patterns"))
+            for _step in p.track(range(20), label=gettext("Analysis")):
                 time.sleep(0.05)
-            p.log(_t("Found %(n)d patterns") % {"n": random.randint(2, 9)})
-        with p.stage(_t("Render")):
-            p.status(_t("Writing the report"))
+            p.log(gettext("Found %(n)d patterns") % {"n": random.randint(2, 9)})
+        with p.stage(gettext("Render")):
+            p.status(gettext("Writing the report"))
             time.sleep(0.5)
-        p.result(message=_t("Report of %(n)d rows is ready.") % {"n": self.rows}, url="/live/")
+        p.result(message=gettext("Report of %(n)d rows is ready.") % {"n": self.rows}, url="/live/")
 
 
 class Flaky(LiveOperation):
@@ -65,10 +65,10 @@ class Flaky(LiveOperation):
         verbose_name = _("flaky job")
 
     def run(self, p: Progress) -> None:
-        p.status(_t("Connecting to the remote service"))
-        for _step in p.track(range(20), label=_t("Handshake")):
+        p.status(gettext("Connecting to the remote service"))
+        for _step in p.track(range(20), label=gettext("Handshake")):
             time.sleep(0.05)
-        p.log(_t("The remote service answered 503."))
+        p.log(gettext("The remote service answered 503."))
         raise ConnectionError("remote service unavailable (503)")
 
 
@@ -81,13 +81,13 @@ class LongImport(LiveOperation):
         verbose_name = _("long import")
 
     def run(self, p: Progress) -> None:
-        p.status(_t("Importing; cancel whenever you like"))
-        for i in p.track(range(self.records), label=_t("Records"), unit=_t("records")):
+        p.status(gettext("Importing; cancel whenever you like"))
+        for i in p.track(range(self.records), label=gettext("Records"), unit=gettext("records")):
             if i % 50 == 0:
-                p.log(_t("Imported %(n)d records") % {"n": i})
+                p.log(gettext("Imported %(n)d records") % {"n": i})
             time.sleep(0.1)
             p.check_cancelled()
-        p.result(message=_t("Imported %(n)d records.") % {"n": self.records})
+        p.result(message=gettext("Imported %(n)d records.") % {"n": self.records})
 
 
 class Pipeline(LiveOperation):
@@ -97,8 +97,8 @@ class Pipeline(LiveOperation):
         verbose_name = _("pipeline")
 
     def run(self, p: Progress) -> None:
-        p.status(_t("Preparing the data"))
-        for _step in p.track(range(20), label=_t("Preparing")):
+        p.status(gettext("Preparing the data"))
+        for _step in p.track(range(20), label=gettext("Preparing")):
             time.sleep(0.05)
-        p.log(_t("Handing over to the report"))
+        p.log(gettext("Handing over to the report"))
         p.chain_to(Report(rows=12))
