@@ -152,6 +152,8 @@ class RowOutbox(Outbox):
         return Offer.QUEUED
 
     def offer_snapshot(self, snap: ListSnapshot) -> list[Offer]:  # type: ignore[override]
+        if self.synced and dict(snap.rows) == self.known:
+            return []  # a periodic check that found nothing new: send nothing
         self.snapshot_html = snap.html
         self.pending.clear()
         self.known = dict(snap.rows)

@@ -118,3 +118,37 @@ def test_a_snapshot_frame_is_composed_with_the_socket_closer_last():
     frame = box.pop()
     assert frame.terminal
     assert frame.text() == "<s><closer>"
+
+
+def row(key, seq, html=None):
+    return {"type": "liveop.row", "key": key, "seq": seq, "html": html or f"<li id={key}-{seq}>"}
+
+
+def test_a_list_inserts_new_rows_and_updates_known_ones_in_place():
+    from liveops_htmx.outbox import ListSnapshot, RowOutbox
+
+    box = RowOutbox()
+    assert box.offer(row("a", 1)) is Offer.HELD
+    box.offer_snapshot(ListSnapshot(html="<ul>", rows={"a": 2}))
+    assert box.pop().text() == "<ul>"  # the held row was older than the list
+    assert box.offer(row("b", 1)) is Offer.QUEUED
+    assert box.offer(row("b", 2)) is Offer.QUEUED  # still an insert: b never reached the page
+    assert box.offer(row("a", 3)) is Offer.QUEUED
+    assert box.offer(row("a", 3)) is Offer.STALE
+    text = box.pop().text()
+    assert text == '<div hx-swap-oob="afterbegin:#liveops-rows"><li id=b-2></div>' + (
+        '<li hx-swap-oob="outerHTML" id=a-3>'
+    )
+    assert box.pop() is None
+
+
+def test_a_periodic_list_check_that_finds_nothing_new_sends_nothing():
+    from liveops_htmx.outbox import ListSnapshot, RowOutbox
+
+    box = RowOutbox()
+    box.offer_snapshot(ListSnapshot(html="<ul>", rows={"a": 2}))
+    box.pop()
+    assert box.offer_snapshot(ListSnapshot(html="<ul>", rows={"a": 2})) == []
+    assert not box.ready()
+    box.offer_snapshot(ListSnapshot(html="<ul2>", rows={"a": 3}))
+    assert box.pop().text() == "<ul2>"
