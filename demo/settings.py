@@ -70,7 +70,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_DB", str(RUN_DIR / "demo.sqlite3")),
-        "OPTIONS": {"timeout": 20},
+        # WAL: readers (the server) never wait for the writer (a worker), and a commit
+        # costs an append, not a journal rewrite.
+        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
