@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
@@ -111,26 +112,32 @@ def operation_urls(op: LiveOperation) -> dict[str, str]:
     """The operation's page and control URLs, if ``liveops_htmx.urls`` is included."""
     from django.urls import NoReverseMatch, reverse
 
+    cached = op.__dict__.get("_liveops_urls")
+    if cached is not None and cached[0] == op.pk:  # a worker renders one op many times
+        return dict(cached[1])
     args = {"model": op._meta.label_lower, "pk": op.pk}
     try:
-        return {
+        urls = {
             name: reverse(f"liveops_htmx:{name}", kwargs=args)
             for name in ("operation", "cancel", "restart", "widget")
         }
     except NoReverseMatch:
-        return {}
+        urls = {}
+    op.__dict__["_liveops_urls"] = (op.pk, urls)
+    return dict(urls)
 
 
 def context(op: LiveOperation) -> dict[str, Any]:
+    """What the partials see; the costlier pieces are computed only if a part uses them."""
     return {
-        "urls": operation_urls(op),
+        "urls": SimpleLazyObject(lambda: operation_urls(op)),
         "op": op,
         "ids": ids(op),
         "state_label": op.get_state_display(),
-        "progress": progress_view(op),
-        "stages": stage_view(op),
-        "log": [{"n": n, "text": text} for n, text in op.log_tail or ()],
-        "result": values.load(op.result_context) or {},
+        "progress": SimpleLazyObject(lambda: progress_view(op)),
+        "stages": SimpleLazyObject(lambda: stage_view(op)),
+        "log": SimpleLazyObject(lambda: [{"n": n, "text": t} for n, t in op.log_tail or ()]),
+        "result": SimpleLazyObject(lambda: values.load(op.result_context) or {}),
         "show_traceback": settings.DEBUG,
     }
 

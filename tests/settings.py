@@ -75,7 +75,7 @@ def _database() -> dict[str, object]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": shared or str(run_dir / f"db-{worker}.sqlite3"),
-            "OPTIONS": {"timeout": 20},
+            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
             "TEST": {"NAME": str(run_dir / f"test-{worker}.sqlite3")},
         }
     parsed = urlparse(url)
