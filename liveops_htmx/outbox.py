@@ -76,6 +76,10 @@ class Outbox:
         all_log: Sequence[Sequence[Any]] = msg.get("log") or ()
         log = [chunk for chunk in all_log if chunk[1] > self.last_line]
         tail = self.frames[-1] if self.frames and not self.frames[-1].closed else None
+        if tail is not None and log and "log" in tail.parts:
+            # htmx 4 resolves every out-of-band target of a frame before it swaps any:
+            # an append in the frame that replaces the log would land in the old list.
+            tail = None
         if tail is None:
             exact = len(log) == len(all_log)
             self.frames.append(

@@ -152,3 +152,17 @@ def test_a_periodic_list_check_that_finds_nothing_new_sends_nothing():
     assert not box.ready()
     box.offer_snapshot(ListSnapshot(html="<ul2>", rows={"a": 3}))
     assert box.pop().text() == "<ul2>"
+
+
+def test_log_appends_never_share_a_frame_with_a_whole_log():
+    # htmx 4 resolves all targets of a frame first: the append would hit the old list.
+    box = Outbox()
+    box.offer(push(2, {"status": "<s2>"}, log=[(4, 4, "<l4>")]))
+    box.offer(push(3, {"progress": "<p3>"}))
+    box.offer_snapshot(
+        Snapshot(seq=1, parts={"log": "<whole log 1-3>"}, last_line=3, terminal=False)
+    )
+    first, second = box.pop(), box.pop()
+    assert first.text() == "<whole log 1-3>"
+    assert second.text() == "<s2><p3><l4>"
+    assert box.pop() is None

@@ -88,3 +88,17 @@ def liveops_scripts(context: template.Context, version: int | None = None) -> Sa
 
     chosen = conf.HTMX_VERSION if version is None else int(version)
     return htmx_script(version=chosen, extensions="hx-ws", nonce=context.get("csp_nonce"))
+
+
+@register.simple_tag(takes_context=True)
+def liveops_csrf_headers(context: template.Context) -> SafeString:
+    """Attributes for ``<body>`` that send the CSRF token with every htmx request.
+
+    htmx 2 inherits ``hx-headers`` from the body; htmx 4 only inherits attributes
+    marked ``:inherited``. Both are written, so the same page works with either.
+    """
+    import json
+
+    token = context.get("csrf_token")
+    headers = json.dumps({"X-CSRFToken": str(token) if token else ""})
+    return format_html("hx-headers='{}' hx-headers:inherited='{}'", headers, headers)
