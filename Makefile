@@ -51,9 +51,9 @@ wheel-check: install
 	cd build/wheel-app && PYTHONPATH=. ../wheel-venv/bin/python ../../tests/wheel_check.py
 
 e2e: install
-	$(BIN)/python -m pytest -q e2e
+	$(BIN)/python -m pytest -q -p no:django e2e
 
-test: lint tiers wheel-check
+test: lint tiers wheel-check e2e
 
 bench: install
 	$(BIN)/python bench/run.py
