@@ -172,6 +172,36 @@ def check_runner(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
+def _redis_py_major() -> int:
+    try:
+        import redis
+    except ImportError:
+        return 0
+    return int(str(redis.__version__).split(".")[0])
+
+
+@register()
+def check_redis_timeout(**kwargs: Any) -> list[CheckMessage]:
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    layer = layers.get(conf.CHANNEL_LAYER) or {}
+    if layer.get("BACKEND") != "channels_redis.core.RedisChannelLayer":
+        return []
+    hosts = (layer.get("CONFIG") or {}).get("hosts") or ["redis://localhost:6379"]
+    short = [
+        h for h in hosts if not (isinstance(h, dict) and float(h.get("socket_timeout", 0)) > 5)
+    ]
+    if not short or _redis_py_major() < 8:
+        return []
+    return [
+        Warning(
+            "RedisChannelLayer blocks 5 s in BZPOPMIN, as long as redis-py's default "
+            "socket timeout: every idle receive times out.",
+            hint='Give each host a longer one: {"address": "redis://...", "socket_timeout": 10}.',
+            id="liveops_htmx.W006",
+        )
+    ]
+
+
 @register()
 def check_project(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []

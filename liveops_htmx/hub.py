@@ -173,6 +173,12 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if "Timeout" in type(exc).__name__:
+                    # channels_redis blocks 5 s in BZPOPMIN, as long as redis-py 8's
+                    # default socket timeout: an idle receive times out. Nothing was
+                    # lost that the watchdog would not heal; listen again at once.
+                    logger.debug("Receiving for %s timed out; listening again", self.group)
+                    continue
                 logger.warning("Receiving for %s failed, retrying: %r", self.group, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -99,7 +99,10 @@ _LAYERS = {
     "memory": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
     "redis": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+            "prefix": REDIS_PREFIX,
+        },
     },
     "pubsub": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -88,3 +88,18 @@ def test_the_check_command_stops_on_e001():
 
 def test_the_check_command_passes_on_the_test_project():
     call_command("check")
+
+
+@pytest.mark.parametrize(
+    ("hosts", "expected"),
+    [
+        (["redis://127.0.0.1:6379"], ["liveops_htmx.W006"]),
+        ([{"address": "redis://127.0.0.1:6379"}], ["liveops_htmx.W006"]),
+        ([{"address": "redis://127.0.0.1:6379", "socket_timeout": 10}], []),
+    ],
+)
+def test_a_redis_layer_whose_socket_timeout_cuts_its_receives_is_w006(hosts, expected):
+    layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": hosts}}
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        assert [m.id for m in checks.check_redis_timeout()] == expected
+    assert checks.check_redis_timeout() == []  # the in-memory layer of the test project
