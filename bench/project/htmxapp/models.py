@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Any
+
+from liveops_htmx.models import LiveOperation
+
+
+class BenchOp(LiveOperation):
+    """An operation the bench worker reports on by hand (``run`` is never called)."""
+
+    stages = ("Prepare", "Work")
+
+    def run(self, p: Any) -> None:
+        raise NotImplementedError("the bench drives WebProgress directly")

@@ -1,0 +1,95 @@
+"""A compared system, live: its worker process, its server process, fresh operations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.procs import OUT, Server, Worker, child_env
+
+NAMES = {
+    "htmx": "liveops-htmx",
+    "relay": "bare relay",
+    "djl": "django-liveops 0.4.1",
+    "celery": "celery-progress 0.5",
+}
+LAYERS = {"redis": "RedisChannelLayer", "pubsub": "RedisPubSubChannelLayer"}
+
+
+@dataclass(frozen=True)
+class Setup:
+    system: str  # htmx | relay | djl | celery
+    layer: str = "redis"  # redis | pubsub (not used by celery)
+    server: str = "uvicorn"  # uvicorn | daphne
+    deflate: bool = True
+
+    @property
+    def label(self) -> str:
+        parts = [NAMES[self.system]]
+        if self.system != "celery":
+            parts.append(LAYERS[self.layer])
+        else:
+            parts.append("HTTP polling 500 ms")
+        parts.append(self.server + ("" if self.deflate else " no-deflate"))
+        return " / ".join(parts)
+
+    @property
+    def polls(self) -> bool:
+        return self.system == "celery"
+
+
+class Live:
+    def __init__(self, setup: Setup, redis_url: str, prefix: str) -> None:
+        self.setup = setup
+        db = OUT / f"{setup.system}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.env = child_env(
+            system=setup.system,
+            layer=setup.layer,
+            redis_url=redis_url,
+            prefix=prefix,
+            db=str(db),
+        )
+        self.worker: Worker | None = None
+        self.server: Server | None = None
+
+    def __enter__(self) -> Live:
+        self.worker = Worker(self.env)  # migrates while the server starts
+        self.server = Server(self.setup.server, self.env, deflate=self.setup.deflate).start()
+        self.worker.wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server is not None:
+            self.server.stop()
+        if self.worker is not None:
+            self.worker.stop()
+
+    def target(self) -> dict[str, Any]:
+        assert self.worker is not None
+        targets: list[dict[str, Any]] = self.worker.call("prepare", count=1)["targets"]
+        return targets[0]
+
+    def client_spec(self, target: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """The spec of a viewer of ``target`` (a WebSocket one, or a poller for celery)."""
+        assert self.server is not None
+        host, port = "127.0.0.1", self.server.port
+        spec: dict[str, Any] = {"marker": "BENCHDONE", "spread": 0.0, "keep": "frames"}
+        if self.setup.polls:
+            spec.update(host=host, port=port, path=target["path"], interval=0.5)
+        else:
+            spec.update(
+                url=f"ws://{host}:{port}/asgi/notifications/?{target['query']}",
+                origin=f"http://{host}:{port}",
+                cookie=target.get("cookie") or "",
+                expect_snapshot=self.setup.system != "relay",
+            )
+        spec.update(extra)
+        return spec
+
+    @property
+    def client_module(self) -> str:
+        return "bench.poller" if self.setup.polls else "bench.wsclient"
