@@ -53,7 +53,7 @@ wheel-check: install
 e2e: install
 	$(BIN)/python -m pytest -q -p no:django e2e
 
-test: lint tiers wheel-check e2e
+test: lint tiers wheel-check e2e bench-quick
 
 bench: install
 	$(BIN)/python bench/run.py
