@@ -29,6 +29,7 @@ settings.configure(
     TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
     CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
     STATIC_URL="/static/",
+    ROOT_URLCONF="__main__",
     ASGI_APPLICATION="x.asgi.application",
     DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
 )
@@ -38,9 +39,12 @@ from django.contrib.auth.models import AnonymousUser  # noqa: E402
 from django.contrib.staticfiles import finders  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.template import Context, Template  # noqa: E402
+from django.urls import include, path  # noqa: E402
 from testapp.models import Report  # noqa: E402
 
 import liveops_htmx  # noqa: E402
+
+urlpatterns = [path("live/", include("liveops_htmx.urls"))]
 
 where = Path(liveops_htmx.__file__).resolve()
 assert "site-packages" in where.parts, f"liveops_htmx came from {where}, not the wheel"
@@ -52,6 +56,7 @@ html = Template("{% load liveops_htmx %}{% liveop op %}").render(
 )
 assert f'id="op-status-{op.pk}"' in html, html
 assert 'ws-connect="/asgi/notifications/?subscription_token=' in html, html
+assert f'hx-post="/live/testapp.report/{op.pk}/cancel/"' in html, html
 assert finders.find("liveops_htmx/liveops.css"), "liveops.css is not in the wheel"
 print(f"wheel ok: {where.parent} renders {{% liveop %}} ({len(html)} bytes)")
 sys.exit(0)
