@@ -45,6 +45,7 @@ def sessions(quick: bool) -> list[Session]:
     if quick:
         return [
             Session(htmx, ("wire", "memory", "latency", "storm", "fanout", "track")),
+            Session(Setup("htmx", "pubsub"), ("latency",)),
             Session(relay, ("latency", "fanout")),
             Session(djl, ("wire", "latency", "storm", "fanout", "track")),
             Session(celery, ("latency", "storm")),

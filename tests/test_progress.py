@@ -363,3 +363,22 @@ def test_a_deleted_operation_stops_its_worker(report, layer):
     Report.objects.filter(pk=report.pk).delete()
     with pytest.raises(OperationCancelled):
         p.status("anyone there?")
+
+
+def test_a_uuid_key_and_own_table_are_written_through(layer):
+    from tests.testapp.models import Keyed
+
+    op = Keyed.objects.create()
+    p = started(op, layer)
+    p.status("Half way <b>there</b>", level="warning")
+    p.log("a line")
+    p.result(message="done")
+    op.refresh_from_db()
+    assert (op.state, op.status, op.status_level) == (
+        "succeeded",
+        "Half way <b>there</b>",
+        "warning",
+    )
+    assert op.log_tail == [[1, "a line"]] and op.heartbeat_at is not None
+    assert op.seq == layer.messages()[-1]["seq"]
+    assert f'id="op-status-{op.pk}"' in layer.messages()[1]["liveop_html"]

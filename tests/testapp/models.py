@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 from liveops_htmx.models import LiveOperation
@@ -66,3 +68,16 @@ class Paced(LiveOperation):
                 time.sleep(0.5)  # a viewer must not see the result before this commits
         else:
             p.result(message=f"{self.steps} steps")
+
+
+class Keyed(LiveOperation):
+    """A UUID primary key and a table name of its own: the worker's UPDATE must follow both."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+    class Meta:
+        db_table = "keyed_operations"
+
+    def run(self, p):
+        p.status("Keyed")
+        p.result(message="done")
