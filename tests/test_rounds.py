@@ -1,0 +1,78 @@
+"""Hub rounds: after a long round of sends, pushes wait and merge instead of queueing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from channels.layers import InMemoryChannelLayer
+
+from liveops_htmx import hub
+from tests.test_outbox import push, synced
+
+
+def busy(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+class Socket:
+    def __init__(self, cost):
+        self.cost = cost
+        self.frames = []
+
+    async def send_frame(self, text):
+        busy(self.cost)  # compressing and writing a frame costs the server CPU
+        self.frames.append(text)
+
+    async def end(self, code, pk=None):
+        pass
+
+
+class Subject:
+    group = "liveop.tests.rounds.1"
+    pk = "1"
+
+    def load(self):
+        return None
+
+
+async def hub_with(count, cost):
+    h = hub.Hub(InMemoryChannelLayer(), Subject())
+    await h.ready
+    sockets = []
+    for _ in range(count):
+        viewer = hub.Viewer(Socket(cost), synced(1))
+        viewer.admitted, viewer.hub = True, h
+        h.viewers.add(viewer)
+        sockets.append(viewer.socket)
+    return h, sockets
+
+
+async def settled(h):
+    while h._round_timer is not None or any(v._task or v.outbox.ready() for v in h.viewers):
+        await asyncio.sleep(0.005)
+
+
+async def test_pushes_during_the_pause_after_a_long_round_merge_into_one_frame():
+    h, sockets = await hub_with(40, 0.002)  # a round of 80 ms
+    loop = asyncio.get_running_loop()
+    h._dispatch(push(2))
+    loop.call_later(0.010, h._dispatch, push(3))  # runs once the round is over: waits
+    loop.call_later(0.120, h._dispatch, push(4))  # still within the pause: merges
+    await settled(h)
+    h.stop()
+    # Without the pause each viewer would get all three, the lag growing each round.
+    assert [s.frames for s in sockets] == [["<p2>", "<p4>"]] * 40
+
+
+async def test_short_rounds_never_wait():
+    h, sockets = await hub_with(3, 0)
+    for seq in (2, 3, 4):
+        h._dispatch(push(seq))
+        await asyncio.sleep(0.002)
+    await settled(h)
+    h.stop()
+    assert h._next_round == 0.0
+    assert [s.frames for s in sockets] == [["<p2>", "<p3>", "<p4>"]] * 3
