@@ -7,7 +7,7 @@ viewer waits for a snapshot from the database instead of showing a gap.
 
 While a viewer's socket is busy, later pushes merge into the frame still waiting:
 each part keeps its newest rendering (latest wins), log appends are concatenated,
-never dropped. A push that changes the operation's state or stage (``lifecycle``)
+never dropped. A push that changes the operation's state or stage (``milestone``)
 closes the frame it lands in, so nothing later overwrites it before it is sent.
 """
 
@@ -54,6 +54,11 @@ class Frame:
         return self.html
 
 
+def _closes(msg: Mapping[str, Any]) -> bool:
+    # Messages from before "milestone" existed: every lifecycle push was one.
+    return bool(msg.get("milestone", msg.get("lifecycle")) or msg.get("terminal"))
+
+
 class Outbox:
     def __init__(self) -> None:
         self.frames: deque[Frame] = deque()
@@ -88,7 +93,7 @@ class Outbox:
                     dict(msg["parts"]),
                     log,
                     terminal=bool(msg.get("terminal")),
-                    closed=bool(msg.get("lifecycle") or msg.get("terminal")),
+                    closed=_closes(msg),
                     html=msg.get("liveop_html") if exact else None,
                 )
             )
@@ -97,7 +102,7 @@ class Outbox:
             tail.parts.update(msg["parts"])
             tail.log.extend(log)
             tail.terminal = bool(msg.get("terminal"))
-            tail.closed = bool(msg.get("lifecycle") or msg.get("terminal"))
+            tail.closed = _closes(msg)
             tail.html = None
         self.last_seq = seq
         if log:

@@ -66,7 +66,9 @@ PARTS: dict[str, tuple[str, ...]] = {
     # The log part is never re-rendered by an update: lines are only ever appended.
     "state": tuple(p for p in rendering.PARTS if p != "log"),
 }
-
+#: Changes a slow viewer must see in turn; the others (status text, progress, custom
+#: regions) are superseded by their next value, latest wins.
+MILESTONES = frozenset({"state", "stages"})
 
 #: Seconds between two list-row pushes of a progressing operation (state changes: at once).
 ROW_INTERVAL = 1.0
@@ -410,6 +412,7 @@ class WebProgress(Progress):
                 regions=regions,
                 lifecycle=lifecycle,
                 terminal=terminal,
+                milestone=bool(kinds & MILESTONES),
             )
         transaction.on_commit(lambda: self._push(message), using=store.db_for(self.op))
         now = self.clock()

@@ -232,8 +232,15 @@ def update_message(
     regions: Mapping[str, str] | None = None,
     lifecycle: bool,
     terminal: bool,
+    milestone: bool | None = None,
 ) -> dict[str, Any]:
-    """The channel-layer message for one write of ``op`` (now at ``op.seq``)."""
+    """The channel-layer message for one write of ``op`` (now at ``op.seq``).
+
+    ``lifecycle``: flushed at once and never dropped by a full publisher queue.
+    ``milestone`` (default: ``lifecycle``): changes the state or stage, so a slow
+    viewer's waiting frame is never merged past it; a status text is superseded
+    by the next one like a percent is.
+    """
     parts = render_parts(op, names, oob=True)
     for selector, markup in (regions or {}).items():
         parts[f"region:{selector}"] = region(selector, markup)
@@ -248,6 +255,7 @@ def update_message(
         "parts": parts,
         "log": log,
         "lifecycle": lifecycle,
+        "milestone": lifecycle if milestone is None else milestone or terminal,
         "terminal": terminal,
     }
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from liveops_htmx.outbox import Offer, Outbox, Snapshot
 
 
-def push(seq, parts=None, log=(), *, lifecycle=False, terminal=False, base=None):
+def push(seq, parts=None, log=(), *, lifecycle=False, terminal=False, base=None, milestone=None):
     parts = parts if parts is not None else {"progress": f"<p{seq}>"}
     html = "".join(parts.values()) + "".join(c[2] for c in log)
     return {
@@ -14,6 +14,7 @@ def push(seq, parts=None, log=(), *, lifecycle=False, terminal=False, base=None)
         "log": list(log),
         "liveop_html": html,
         "lifecycle": lifecycle,
+        **({} if milestone is None else {"milestone": milestone}),
         "terminal": terminal,
     }
 
@@ -91,6 +92,16 @@ def test_a_lifecycle_push_is_never_overwritten_before_it_is_sent():
     first, second = box.pop(), box.pop()
     assert first.text() == "<running>"
     assert second.text() == "<later>"
+
+
+def test_a_status_text_is_superseded_by_the_next_but_never_merged_past_a_milestone():
+    box = synced(1)
+    box.offer(push(2, {"status": "<a>"}, lifecycle=True, milestone=False))
+    box.offer(push(3, {"status": "<b>"}, lifecycle=True, milestone=False))
+    box.offer(push(4, {"stages": "<stage B>"}, lifecycle=True, milestone=True))
+    box.offer(push(5, {"status": "<c>"}, lifecycle=True, milestone=False))
+    box.offer(push(6, {"status": "<d>"}, lifecycle=True, milestone=False))
+    assert [f.text() for f in box.frames] == ["<b><stage B>", "<d>"]
 
 
 def test_progress_merges_into_a_waiting_lifecycle_frame_only_before_it():

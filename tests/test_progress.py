@@ -53,6 +53,7 @@ def test_each_status_change_is_one_write_and_one_push(report, layer, clock):
     assert [m["seq"] for m in messages] == [2, 3]
     assert [m["base"] for m in messages] == [1, 2]
     assert all(m["type"] == "liveop.update" and m["lifecycle"] for m in messages)
+    assert not any(m["milestone"] for m in messages)  # a later status supersedes it
     assert 'id="op-status-' in messages[-1]["liveop_html"]
     assert "Parsing" in messages[-1]["liveop_html"]
     report.refresh_from_db()
@@ -195,6 +196,8 @@ def test_stages_run_done_and_failed(report, layer):
     report.refresh_from_db()
     assert report.stage_states == {"Collect": "done", "Render": "failed"}
     assert 'data-state="failed">Render' in layer.frames()[-1]
+    # start, then each stage change: milestones a slow viewer sees in turn
+    assert all(m["milestone"] for m in layer.messages())
 
 
 def test_every_message_has_a_strictly_increasing_seq_across_writers(report, layer, clock):
@@ -209,6 +212,7 @@ def test_every_message_has_a_strictly_increasing_seq_across_writers(report, laye
     assert seqs == list(range(1, len(seqs) + 1))
     assert all(m["base"] == m["seq"] - 1 for m in messages)
     assert "Cancelling" in messages[2]["liveop_html"]
+    assert messages[2]["milestone"]
     assert p.cancel_seen
 
 
