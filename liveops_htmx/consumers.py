@@ -8,7 +8,6 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -76,8 +75,8 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             viewer = self.viewer = hub.Viewer(self)
             read = functools.partial(snapshots.for_viewer, sub, user)
         try:
-            await hub.join(layer, subject, viewer)
-            snap = await database_sync_to_async(read)()
+            joined = await hub.join(layer, subject, viewer)
+            snap = await joined.read(read)
         except SubscriptionRefused as refused:
             await viewer.end(refused.code, refused.pk)
             return

@@ -18,7 +18,8 @@ import asyncio
 import logging
 import uuid
 import weakref
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
@@ -29,6 +30,7 @@ from liveops_htmx.publisher import get_publisher
 from liveops_htmx.security import CloseCode
 
 logger = logging.getLogger("liveops_htmx.hub")
+T = TypeVar("T")
 
 UPDATE = "liveop.update"
 ROW = "liveop.row"
@@ -128,6 +130,8 @@ class Hub:
         self._resync_again = False
         self._stopped = False
         self._next_round = 0.0  # loop time before which pushes wait for a round
+        self._reads: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._reader: asyncio.Task[None] | None = None
         self._round_timer: asyncio.TimerHandle | None = None
         self._tasks.append(self.loop.create_task(self._start()))
 
@@ -259,6 +263,43 @@ class Hub:
                 except Exception as exc:
                     logger.warning("Renewing %s failed: %r", self.group, exc)
 
+    # -- reading for joining viewers ---------------------------------------------
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (sync, database) in a batch that starts after this call.
+
+        Viewers joining together share one thread hop and one database connection
+        (and, through :func:`snapshots.shared_reads`, one read of the row): in a
+        connect storm that was a third of the server's time. A batch under way
+        when a viewer arrives is not joined: its read began before the viewer
+        joined the hub, and a push between the two would fall through the gap.
+        """
+        future: asyncio.Future[T] = self.loop.create_future()
+        self._reads.append((fn, future))
+        if self._reader is None:
+            self._reader = self.loop.create_task(self._read_batches())
+        return await future
+
+    async def _read_batches(self) -> None:
+        try:
+            while self._reads:
+                batch, self._reads = self._reads, []
+                outcomes = await database_sync_to_async(_run_batch)([fn for fn, _ in batch])
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its viewer went away meanwhile
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        except BaseException as exc:  # cancelled with the hub, or the thread pool failed
+            for _, future in self._reads:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"reading failed: {exc!r}"))
+            raise
+        finally:
+            self._reader = None
+
     # -- healing from the database ----------------------------------------------
 
     def request_resync(self) -> None:
@@ -303,6 +344,8 @@ class Hub:
             task.cancel()
         if self._round_timer is not None:
             self._round_timer.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
         if self._resync is not None:
             self._resync.cancel()
         self.loop.create_task(self._unsubscribe())
@@ -342,6 +385,19 @@ async def join(layer: BaseChannelLayer, subject: Subject, viewer: Viewer) -> Hub
         leave(viewer)
         raise
     return hub
+
+
+def _run_batch(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    from liveops_htmx.snapshots import shared_reads
+
+    outcomes: list[tuple[bool, Any]] = []
+    with shared_reads():
+        for fn in calls:
+            try:
+                outcomes.append((True, fn()))
+            except Exception as exc:
+                outcomes.append((False, exc))
+    return outcomes
 
 
 def leave(viewer: Viewer) -> None:

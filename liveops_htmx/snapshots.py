@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,11 +77,29 @@ def language_of(op: LiveOperation) -> str | None:
     return getattr(op, "language", None) or None
 
 
+_shared = threading.local()
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within this block (one thread), :func:`fresh` reads each operation once."""
+    _shared.rows = {}
+    try:
+        yield
+    finally:
+        del _shared.rows
+
+
 def fresh(label: str, pk: str) -> LiveOperation:
     """Read the operation; one whose worker died is marked lost first, so no page spins."""
+    rows: dict[tuple[str, str], LiveOperation] | None = getattr(_shared, "rows", None)
+    if rows is not None and (label, pk) in rows:
+        return rows[(label, pk)]
     op = fetch(label, pk)
     if control.is_stale(op) and control.mark_lost(op):
         op = fetch(label, pk)
+    if rows is not None:
+        rows[(label, pk)] = op
     return op
 
 

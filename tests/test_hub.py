@@ -88,3 +88,50 @@ async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, r
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0.5)
     assert hub.hub_count() == 0
+
+
+async def test_viewers_joining_together_share_one_read_of_the_row(report, user, monkeypatch):
+    from liveops_htmx import snapshots
+
+    reads = []
+    real_fetch = snapshots.fetch
+
+    def counted(label, pk):
+        reads.append(pk)
+        return real_fetch(label, pk)
+
+    monkeypatch.setattr(snapshots, "fetch", counted)
+    comms = await asyncio.gather(*(follow(report, user) for _ in range(20)))
+    frames = await asyncio.gather(*(c.receive_from(timeout=TIMEOUT) for c in comms))
+    assert all(f'id="op-status-{report.pk}"' in f for f in frames)
+    assert 1 <= len(reads) < 10  # one read per batch, not one per viewer
+    for comm in comms:
+        await comm.disconnect()
+
+
+async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
+    import time
+
+    from liveops_htmx.snapshots import OperationSubject
+
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    (the_hub,) = hub._registry[asyncio.get_running_loop()].values()
+    spans = {}
+
+    def slow(name):
+        def run():
+            began = time.monotonic()
+            time.sleep(0.1)
+            spans[name] = (began, time.monotonic())
+            return name
+
+        return run
+
+    first = asyncio.ensure_future(the_hub.read(slow("first")))
+    await asyncio.sleep(0.03)  # the first batch is in its thread now
+    assert await the_hub.read(slow("second")) == "second"
+    assert await first == "first"
+    assert spans["second"][0] >= spans["first"][1]  # began after the first read ended
+    assert isinstance(the_hub.subject, OperationSubject)
+    await comm.disconnect()
