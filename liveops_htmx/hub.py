@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
+from django.db import close_old_connections
 
 from liveops_htmx.conf import conf
 from liveops_htmx.outbox import Offer, Outbox
@@ -397,6 +398,9 @@ def _run_batch(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
                 outcomes.append((True, fn()))
             except Exception as exc:
                 outcomes.append((False, exc))
+    # Close here as well: the wrapper's own close missed this connection when many
+    # viewers joined at once (seen on PostgreSQL: the test database stayed in use).
+    close_old_connections()
     return outcomes
 
 
