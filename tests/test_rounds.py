@@ -60,7 +60,7 @@ async def test_pushes_during_the_pause_after_a_long_round_merge_into_one_frame()
     loop = asyncio.get_running_loop()
     h._dispatch(push(2))
     loop.call_later(0.010, h._dispatch, push(3))  # runs once the round is over: waits
-    loop.call_later(0.120, h._dispatch, push(4))  # still within the pause: merges
+    loop.call_later(0.100, h._dispatch, push(4))  # within the 40 ms pause: merges
     await settled(h)
     h.stop()
     # Without the pause each viewer would get all three, the lag growing each round.
