@@ -71,7 +71,7 @@ async def test_short_rounds_never_wait():
     h, sockets = await hub_with(3, 0)
     for seq in (2, 3, 4):
         h._dispatch(push(seq))
-        await asyncio.sleep(0.002)
+        await asyncio.sleep(0.02)  # far longer than any pause a short round could cause
     await settled(h)
     h.stop()
     assert h._next_round == 0.0
