@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db import router, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -45,8 +45,14 @@ def _write(
     """Lock the row, apply ``change`` (fields, parts to push, terminal?), push after commit."""
     model = type(op)
     db = router.db_for_write(model, instance=op)
+    rows = model._base_manager.using(db)
     with transaction.atomic(using=db):
-        row = model._base_manager.using(db).select_for_update().get(pk=op.pk)
+        # Write first: SQLite cannot turn a read transaction into a write one once
+        # another connection (the worker) wrote in between, and fails at once with
+        # "database is locked"; a transaction that starts by writing waits its turn.
+        # Elsewhere this is a row lock, as the FOR UPDATE that follows.
+        rows.filter(pk=op.pk).update(seq=F("seq"))
+        row = rows.select_for_update().get(pk=op.pk)
         base = row.seq
         outcome = change(row)
         if outcome is None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -84,3 +86,36 @@ def test_the_reap_command(user, layer, capsys):
     assert "1 operation(s) marked lost" in capsys.readouterr().out
     call_command("liveops_reap", verbosity=2)
     assert "0 operation(s)" in capsys.readouterr().out
+
+
+HAMMER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=20, isolation_level=None)
+end = time.monotonic() + float(sys.argv[3])
+i = 0
+while time.monotonic() < end:
+    i += 1
+    db.execute("UPDATE testapp_report SET status = ? WHERE id = ?", (str(i), int(sys.argv[2])))
+"""
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's read-to-write upgrade")
+def test_control_writes_never_meet_a_locked_sqlite_database(layer, report):
+    """SQLite refuses at once to turn a read transaction into a write one when another
+    connection wrote in between ("database is locked"); the control writers lock first."""
+    import subprocess
+    import sys
+
+    other = Report.objects.create(title="written all the time")
+    hammer = subprocess.Popen(
+        [sys.executable, "-c", HAMMER, connection.settings_dict["NAME"], str(other.pk), "3"]
+    )
+    try:
+        time.sleep(0.3)
+        for _ in range(100):
+            assert control.request_cancel(Report.objects.get(pk=report.pk), layer)
+            assert control.restart(Report.objects.get(pk=report.pk), layer)
+    finally:
+        assert hammer.wait(10) == 0
+    assert Report.objects.get(pk=other.pk).status  # the other writer really wrote
+    assert Report.objects.get(pk=report.pk).state == "pending"
