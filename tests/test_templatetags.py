@@ -89,3 +89,21 @@ def test_the_page_through_a_real_view(client, report, user):
     assert "django_htmx/htmx-2.min.js" in html
     assert "django_htmx/ext/hx-ws-2.min.js" in html
     assert f'id="op-socket-{report.pk}"' in html
+
+
+def test_scripts_for_htmx_4_run_in_order_before_htmx_starts():
+    html = Template("{% load liveops_htmx %}{% liveops_scripts 4 %}").render(
+        Context({"csp_nonce": "n0nce"})
+    )
+    scripts = re.findall(r"<script [^>]*>", html)
+    assert [re.search(r'src="([^"]+)"', s)[1] for s in scripts] == [
+        "/static/django_htmx/htmx-4.min.js",
+        "/static/django_htmx/ext/hx-ws-4.min.js",
+    ]
+    # A deferred htmx 4 starts on a timer that may beat its deferred extension.
+    assert all("defer" not in s and 'nonce="n0nce"' in s for s in scripts)
+
+
+def test_scripts_for_htmx_2_come_from_django_htmx():
+    html = Template("{% load liveops_htmx %}{% liveops_scripts 2 %}").render(Context({}))
+    assert "django_htmx/htmx-2.min.js" in html and "django_htmx/ext/hx-ws-2.min.js" in html
