@@ -22,6 +22,7 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 
+from liveops_htmx import redis_groups
 from liveops_htmx.conf import conf
 
 logger = logging.getLogger("liveops_htmx.publisher")
@@ -116,7 +117,8 @@ class Publisher:
             outcome = "sent"
             try:
                 await asyncio.wait_for(
-                    push.layer.group_send(push.group, push.message), conf.PUBLISH_TIMEOUT
+                    redis_groups.group_send(push.layer, push.group, push.message),
+                    conf.PUBLISH_TIMEOUT,
                 )
             except Exception as exc:  # a push must never break the worker
                 outcome = "failed"

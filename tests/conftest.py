@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 
 from liveops_htmx.publisher import get_publisher
 from liveops_htmx.testing import CapturingChannelLayer, ManualClock
+from tests import services
 from tests.testapp.models import Report
 
 pytest_plugins = ["liveops_htmx.pytest_plugin"]
@@ -46,3 +49,31 @@ def clock():
 def _drain_publisher():
     yield
     get_publisher().flush(5)
+
+
+#: Every Redis key a test run writes starts with this; only these are deleted after it.
+REDIS_PREFIX = f"liveops-test-{os.getpid()}"
+
+
+def redis_unavailable(exc):
+    if services.IN_CI:
+        pytest.fail(f"CI needs Redis for tier 3: {exc}")
+    pytest.skip(f"tier 3 needs Redis: {exc}")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A reachable Redis (found or started by ``tests.services``); skips without one outside CI."""
+    try:
+        url, server = services.redis_url()
+    except services.Unavailable as exc:
+        redis_unavailable(exc)
+    yield url
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{REDIS_PREFIX}*"):  # only what this run wrote
+        client.delete(key)
+    client.close()
+    if server is not None:
+        server.stop()

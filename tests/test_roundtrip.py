@@ -6,7 +6,6 @@ in CI (``CI=true``) is a failure.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
@@ -19,35 +18,12 @@ from websockets.sync.client import connect
 
 from liveops_htmx.security import make_subscription_token
 from tests import processes, services
+from tests.conftest import REDIS_PREFIX as PREFIX
+from tests.conftest import redis_unavailable as _unavailable
 from tests.markup import element
 from tests.testapp.models import Paced
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-PREFIX = f"liveops-test-{os.getpid()}"
-
-
-def _unavailable(exc):
-    if services.IN_CI:
-        pytest.fail(f"CI needs Redis for tier 3: {exc}")
-    pytest.skip(f"tier 3 needs Redis: {exc}")
-
-
-@pytest.fixture(scope="session")
-def redis_url():
-    try:
-        url, server = services.redis_url()
-    except services.Unavailable as exc:
-        _unavailable(exc)
-    yield url
-    import redis
-
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{PREFIX}*"):  # only what this run wrote
-        client.delete(key)
-    client.close()
-    if server is not None:
-        server.stop()
 
 
 def env_for(redis_url, layer, **extra):

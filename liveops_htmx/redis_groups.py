@@ -1,0 +1,150 @@
+"""Group sends on channels_redis's ``RedisChannelLayer`` in one Redis round trip.
+
+The layer's own ``group_send`` makes four: drop expired members, read the members,
+drop expired messages, then a script that adds the message under the capacity rule.
+For a worker that pushes every few milliseconds, those round trips were most of a
+push's latency. Here one script does all four inside Redis for the members this
+sender saw last time; if the group changed meanwhile it answers with the members
+instead, and the send is made again for them. What lands in Redis is what
+``group_send`` would have written: the same keys, scores, expiry and capacity rule,
+and messages serialized by the layer itself.
+
+Only the exact ``RedisChannelLayer`` class on a single host takes this path: a
+subclass may change ``group_send``, and with several hosts a group and its members
+live on different servers. Everything else, or ``LIVEOPS["FAST_GROUP_SEND"] =
+False``, goes through the layer's ``group_send``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from channels.layers import BaseChannelLayer
+
+from liveops_htmx.conf import conf
+
+logger = logging.getLogger("liveops_htmx.publisher")
+
+# KEYS: the group, then one key per channel. ARGV: member cutoff, now, message expiry,
+# message cutoff, member count n, the n members, one message and one capacity per key.
+SEND_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local n = tonumber(ARGV[5])
+if #members ~= n then return members end
+for i = 1, n do
+  if members[i] ~= ARGV[5 + i] then return members end
+end
+local k = #KEYS - 1
+local over = 0
+for i = 1, k do
+  local key = KEYS[i + 1]
+  redis.call('ZREMRANGEBYSCORE', key, 0, ARGV[4])
+  if redis.call('ZCOUNT', key, '-inf', '+inf') < tonumber(ARGV[5 + n + k + i]) then
+    redis.call('ZADD', key, ARGV[2], ARGV[5 + n + i])
+    redis.call('EXPIRE', key, ARGV[3])
+  else
+    over = over + 1
+  end
+end
+return over
+"""
+
+#: Tries with the members a changed group answered with, before the layer's own send.
+ATTEMPTS = 3
+#: What the sender uses of the layer; a channels_redis without them gets the layer's send.
+LAYER_API = (
+    "connection",
+    "_group_key",
+    "_map_channel_keys_to_connection",
+    "group_expiry",
+    "expiry",
+)
+#: Groups whose members one sender remembers (least recently sent forgotten first).
+GROUPS_KEPT = 4096
+
+
+class RedisGroupSender:
+    """Sends to the groups of one ``RedisChannelLayer``, remembering their members."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.members: OrderedDict[str, list[str]] = OrderedDict()
+        self.round_trips = 0
+        self._script: Any = None
+
+    async def send(self, group: str, message: dict[str, Any]) -> None:
+        layer = self.layer
+        client = layer.connection(0)
+        group_key = layer._group_key(group)
+        members = self.members.get(group, [])
+        for _ in range(ATTEMPTS):
+            _, messages, capacities = layer._map_channel_keys_to_connection(members, message)
+            keys = list(messages)
+            now = time.time()
+            args = [
+                int(now) - layer.group_expiry,
+                now,
+                layer.expiry,
+                int(now) - int(layer.expiry),
+                len(members),
+                *members,
+                *(messages[key] for key in keys),
+                *(capacities[key] for key in keys),
+            ]
+            if self._script is None:  # EVALSHA, loading the script once per server
+                self._script = client.register_script(SEND_SCRIPT)
+            self.round_trips += 1
+            reply = await self._script(keys=[group_key, *keys], args=args, client=client)
+            if isinstance(reply, int):
+                self._remember(group, members)
+                if reply:
+                    logger.info("%s of %s channels over capacity in %s", reply, len(keys), group)
+                return
+            members = [m.decode() if isinstance(m, bytes) else str(m) for m in reply]
+        self.members.pop(group, None)
+        await layer.group_send(group, message)
+
+    def _remember(self, group: str, members: list[str]) -> None:
+        self.members[group] = members
+        self.members.move_to_end(group)
+        while len(self.members) > GROUPS_KEPT:
+            self.members.popitem(last=False)
+
+
+_senders: weakref.WeakKeyDictionary[BaseChannelLayer, RedisGroupSender | None]
+_senders = weakref.WeakKeyDictionary()
+
+
+def sender_for(layer: BaseChannelLayer) -> RedisGroupSender | None:
+    """The one-round-trip sender for ``layer``, or None where its own send must be used."""
+    if not conf.FAST_GROUP_SEND:
+        return None
+    try:
+        return _senders[layer]
+    except KeyError:
+        pass
+    sender = None
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # pragma: no cover - the redis extra is not installed
+        pass
+    else:
+        exact = type(layer) is RedisChannelLayer and getattr(layer, "ring_size", 0) == 1
+        if exact and all(hasattr(layer, name) for name in LAYER_API):
+            sender = RedisGroupSender(layer)
+    _senders[layer] = sender
+    return sender
+
+
+async def group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
+    """``layer.group_send(group, message)``, in one round trip where the layer allows it."""
+    sender = sender_for(layer)
+    if sender is None:
+        await layer.group_send(group, message)
+    else:
+        await sender.send(group, message)
