@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils.functional import SimpleLazyObject
@@ -32,7 +34,8 @@ DEFAULT_TEMPLATE = "liveops_htmx/liveop.html"
 PART_SWAP = "innerHTML"
 SOCKET = "socket"
 
-_resolved: dict[tuple[str, str], str] = {}
+#: (model label, part) -> its template; filled only outside DEBUG, where templates change.
+_resolved: dict[tuple[str, str], Any] = {}
 
 
 def dom_id(op: LiveOperation, name: str) -> str:
@@ -49,14 +52,14 @@ def _template(op: LiveOperation, name: str) -> Any:
     key = (op._meta.label, name)
     cached = _resolved.get(key)
     if cached is not None:
-        return get_template(cached)
+        return cached
     for candidate in template_names(op, name):
         try:
             template = get_template(candidate)
         except TemplateDoesNotExist:
             continue
         if not settings.DEBUG:
-            _resolved[key] = candidate
+            _resolved[key] = template
         return template
     raise TemplateDoesNotExist(", ".join(template_names(op, name)))
 
@@ -66,9 +69,16 @@ def clear_cache(**kwargs: Any) -> None:
     _resolved.clear()
 
 
+_ID_NAMES = (*PARTS, SOCKET, "root", "bar", "log-lines")
+
+
 def ids(op: LiveOperation) -> dict[str, str]:
-    names = (*PARTS, SOCKET, "root", "bar", "log-lines")
-    return {n.replace("-", "_"): dom_id(op, n) for n in names}
+    """Every DOM id of ``op``'s parts (kept on the instance: each push renders with them)."""
+    pk, known = op.__dict__.get("_liveops_ids", (None, None))
+    if known is None or pk != op.pk:
+        known = {n.replace("-", "_"): dom_id(op, n) for n in _ID_NAMES}
+        op.__dict__["_liveops_ids"] = (op.pk, known)
+    return known
 
 
 def eta_text(seconds: float | None) -> str:
@@ -127,13 +137,25 @@ def operation_urls(op: LiveOperation) -> dict[str, str]:
     return dict(urls)
 
 
+@lru_cache(maxsize=None)
+def _state_labels(model: type[LiveOperation]) -> dict[str, Any]:
+    """State -> label (translated when rendered), once per model.
+
+    ``get_state_display()`` rebuilds and hashes the whole choice list on every call:
+    a fifth of a status push's rendering.
+    """
+    field = model._meta.get_field("state")
+    assert isinstance(field, models.Field)
+    return dict(field.flatchoices)
+
+
 def context(op: LiveOperation) -> dict[str, Any]:
     """What the partials see; the costlier pieces are computed only if a part uses them."""
     return {
         "urls": SimpleLazyObject(lambda: operation_urls(op)),
         "op": op,
         "ids": ids(op),
-        "state_label": op.get_state_display(),
+        "state_label": _state_labels(type(op)).get(op.state, op.state),
         "progress": SimpleLazyObject(lambda: progress_view(op)),
         "stages": SimpleLazyObject(lambda: stage_view(op)),
         "log": SimpleLazyObject(lambda: [{"n": n, "text": t} for n, t in op.log_tail or ()]),
