@@ -15,6 +15,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +34,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only", default="", help="comma-separated systems to run (htmx,relay,djl,celery)"
+    )
+    parser.add_argument(
+        "--steps",
+        default="",
+        help="comma-separated measurements to run (wire,memory,latency,storm,fanout,track)",
     )
     return parser.parse_args(argv)
 
@@ -63,6 +69,10 @@ def main(argv: list[str]) -> int:
     if args.only:
         wanted = set(args.only.split(","))
         sessions = [s for s in sessions if s.setup.system in wanted]
+    if args.steps:
+        steps = set(args.steps.split(","))
+        sessions = [replace(s, steps=tuple(x for x in s.steps if x in steps)) for s in sessions]
+        sessions = [s for s in sessions if s.steps]
     url, own_redis = redisdb.find()
     prefix = redisdb.prefix()
     print(f"bench: Redis {url.rsplit('@', 1)[-1]} (keys under {prefix}*)", flush=True)
