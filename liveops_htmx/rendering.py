@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -78,7 +78,7 @@ def ids(op: LiveOperation) -> dict[str, str]:
     if known is None or pk != op.pk:
         known = {n.replace("-", "_"): dom_id(op, n) for n in _ID_NAMES}
         op.__dict__["_liveops_ids"] = (op.pk, known)
-    return known
+    return dict[str, str](known)  # a copy: callers may change theirs
 
 
 def eta_text(seconds: float | None) -> str:
@@ -137,7 +137,7 @@ def operation_urls(op: LiveOperation) -> dict[str, str]:
     return dict(urls)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _state_labels(model: type[LiveOperation]) -> dict[str, Any]:
     """State -> label (translated when rendered), once per model.
 
