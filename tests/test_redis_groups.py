@@ -58,7 +58,7 @@ async def _play(url, scenario, send_with, **config):
                 await layer.group_send("g", message)
             else:
                 await sender.send("g", message)
-        return await _state(client, layer, prefix), sender
+        return await _state(client, layer, prefix)
     finally:
         await layer.flush()
         await client.aclose()
@@ -121,8 +121,8 @@ async def _empty_group(layer, client, prefix):
 )
 async def test_redis_holds_what_group_send_writes(redis_url, scenario):
     config = {"capacity": 2, "expiry": 60} if scenario is _full_channel else {"expiry": 60}
-    theirs, _ = await _play(redis_url, scenario, "layer", **config)
-    ours, _ = await _play(redis_url, scenario, "fast", **config)
+    theirs = await _play(redis_url, scenario, "layer", **config)
+    ours = await _play(redis_url, scenario, "fast", **config)
     assert ours == theirs
     delivered = [m for members, _ in ours.values() for m in members if isinstance(m, dict)]
     assert bool(delivered) is (scenario is not _empty_group)
