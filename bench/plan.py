@@ -20,9 +20,11 @@ class Sizes:
     memory_viewers: int
     client_procs: int
     timeout: float
+    #: the latency calls are made in this many turns per system, the systems taking turns
+    latency_chunks: int = 1
 
 
-FULL = Sizes(1000, 0.005, (200, 1000), 5.0, 20.0, 1000, 2.0, 1_000_000, 1000, 4, 240.0)
+FULL = Sizes(1000, 0.005, (200, 1000), 5.0, 20.0, 1000, 2.0, 1_000_000, 1000, 4, 240.0, 4)
 QUICK = Sizes(100, 0.005, (50,), 1.5, 20.0, 50, 0.25, 100_000, 50, 2, 20.0)
 
 

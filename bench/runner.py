@@ -1,14 +1,21 @@
-"""Run the planned sessions, one live system at a time, and gather every measurement."""
+"""Run the planned sessions and gather every measurement.
+
+Each session's steps run on its own live system, one system at a time, except the
+latency step: the latency setups are all started together at the end and take turns,
+a chunk of calls each (see :mod:`bench.latency`).
+"""
 
 from __future__ import annotations
 
 import time
 import traceback
+from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 from bench import fanout, latency, memory, storm
 from bench.plan import Session, Sizes
-from bench.systems import Live
+from bench.systems import Live, Setup
 
 
 def _entry(live: Live, result: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +49,11 @@ class Runner:
         print(f"bench: {text}", flush=True)
 
     def run(self, sessions: list[Session]) -> dict[str, Any]:
+        paced = [s.setup for s in sessions if "latency" in s.steps]
+        sessions = [replace(s, steps=tuple(x for x in s.steps if x != "latency")) for s in sessions]
         for session in sessions:
+            if not session.steps:
+                continue
             began = time.monotonic()
             self.say(f"{session.setup.label}: {', '.join(session.steps)}")
             try:
@@ -53,12 +64,49 @@ class Runner:
                         self.step(live, session, step)
                         self.say(f"  {step} took {time.monotonic() - at:.1f} s")
             except Exception:
-                self.results["failures"].append(
-                    {"session": session.setup.label, "error": traceback.format_exc()}
-                )
-                self.say(f"FAILED {session.setup.label}:\n{traceback.format_exc()}")
+                self._failed(session.setup.label, ", ".join(session.steps))
             self.say(f"  ({time.monotonic() - began:.1f} s)")
+        if paced:
+            self.latency_turns(paced)
         return self.results
+
+    def latency_turns(self, setups: list[Setup]) -> None:
+        z = self.sizes
+        began = time.monotonic()
+        self.say(f"latency, {len(setups)} systems taking {z.latency_chunks} turns each")
+        with ExitStack() as stack:
+            lives: list[Live] = []
+            for setup in setups:
+                try:
+                    lives.append(stack.enter_context(Live(setup, self.redis_url, self.prefix)))
+                except Exception:
+                    self._failed(setup.label, "latency")
+            self.say(f"  started ({time.monotonic() - began:.1f} s)")
+            chunks: dict[str, list[dict[str, Any]]] = {live.setup.label: [] for live in lives}
+            n = z.latency_n // z.latency_chunks
+            for turn in range(z.latency_chunks):
+                for live in lives[turn % len(lives) :] + lives[: turn % len(lives)]:
+                    try:
+                        chunks[live.setup.label].append(
+                            latency.chunk(live, n, z.latency_interval, size=self.status_size)
+                        )
+                    except Exception:
+                        chunks[live.setup.label].append({"error": traceback.format_exc()})
+            for live in lives:
+                res = latency.summarize(chunks[live.setup.label], z.latency_interval)
+                self.results["latency"].append(_entry(live, res))
+                if "latency" in res:
+                    self.say(
+                        f"  {live.setup.label}: p50 {res['latency']['p50_ms']} ms, "
+                        f"call {res['publish_cost']['p50_ms']} ms"
+                    )
+                else:
+                    self.say(f"  {live.setup.label}: {res['error']}")
+        self.say(f"  ({time.monotonic() - began:.1f} s)")
+
+    def _failed(self, label: str, what: str) -> None:
+        self.results["failures"].append({"session": label, "error": traceback.format_exc()})
+        self.say(f"FAILED {label} ({what}):\n{traceback.format_exc()}")
 
     def step(self, live: Live, session: Session, step: str) -> None:
         z = self.sizes
@@ -75,14 +123,6 @@ class Runner:
                 f"  memory: {res['kib_per_viewer']} KiB/viewer "
                 f"({res['opened']} open) {res['errors'] or ''}"
             )
-        elif step == "latency":
-            res = latency.measure(live, z.latency_n, z.latency_interval, size=self.status_size)
-            self.results["latency"].append(_entry(live, res))
-            if "latency" in res:
-                self.say(
-                    f"  latency: p50 {res['latency']['p50_ms']} ms, "
-                    f"call {res['publish_cost']['p50_ms']} ms"
-                )
         elif step == "storm":
             res = storm.measure(
                 live, z.storm_viewers, z.storm_spread, procs=z.client_procs, timeout=z.timeout

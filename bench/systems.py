@@ -35,6 +35,13 @@ class Setup:
         return " / ".join(parts)
 
     @property
+    def slug(self) -> str:
+        """A name for this setup's database file and Redis keys (setups may run side by side)."""
+        return "-".join(
+            [self.system, self.layer, self.server] + ([] if self.deflate else ["nodeflate"])
+        )
+
+    @property
     def polls(self) -> bool:
         return self.system == "celery"
 
@@ -42,7 +49,7 @@ class Setup:
 class Live:
     def __init__(self, setup: Setup, redis_url: str, prefix: str) -> None:
         self.setup = setup
-        db = OUT / f"{setup.system}.sqlite3"
+        db = OUT / f"{setup.slug}.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         OUT.mkdir(parents=True, exist_ok=True)
@@ -50,16 +57,20 @@ class Live:
             system=setup.system,
             layer=setup.layer,
             redis_url=redis_url,
-            prefix=prefix,
+            prefix=f"{prefix}{setup.slug}.",
             db=str(db),
         )
         self.worker: Worker | None = None
         self.server: Server | None = None
 
     def __enter__(self) -> Live:
-        self.worker = Worker(self.env)  # migrates while the server starts
-        self.server = Server(self.setup.server, self.env, deflate=self.setup.deflate).start()
-        self.worker.wait_ready()
+        try:
+            self.worker = Worker(self.env)  # migrates while the server starts
+            self.server = Server(self.setup.server, self.env, deflate=self.setup.deflate).start()
+            self.worker.wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
