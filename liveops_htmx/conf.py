@@ -26,8 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "TEXT_MAX": 1000,
     # Seconds one group_send may take before it counts as failed.
     "PUBLISH_TIMEOUT": 2.0,
-    # Send to a channels_redis RedisChannelLayer group in one Redis round trip (not four).
-    "FAST_GROUP_SEND": True,
+    # On channels_redis's RedisChannelLayer: send to a group in one Redis round trip (not
+    # four), and receive a serving process's pushes through one inbox (one command each).
+    "FAST_REDIS": True,
     # Pushes waiting in a worker process before progress pushes are dropped.
     "PUBLISH_QUEUE_MAX": 10_000,
     # Largest client frame (bytes) the consumer tolerates before closing with 1009.
@@ -92,8 +93,8 @@ class LiveopsSettings:
         return float(self._get("PUBLISH_TIMEOUT"))
 
     @property
-    def FAST_GROUP_SEND(self) -> bool:
-        return bool(self._get("FAST_GROUP_SEND"))
+    def FAST_REDIS(self) -> bool:
+        return bool(self._get("FAST_REDIS"))
 
     @property
     def PUBLISH_QUEUE_MAX(self) -> int:

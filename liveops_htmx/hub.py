@@ -1,7 +1,8 @@
 """One channel-layer subscription per operation per serving process, fanned out locally.
 
 The first viewer of an operation in a process joins the operation's group with a
-channel of the hub's own and confirms the subscription with a round trip (the
+channel of the hub's own (on a plain ``RedisChannelLayer``, the loop's shared
+:mod:`~.redis_inbox` channel) and confirms the subscription with a round trip (the
 Redis pub/sub layer may return from ``group_add`` before Redis listens). Later
 viewers only register with the hub: a connect storm costs the layer nothing, a push
 is received once per process and offered to each viewer's :class:`~.outbox.Outbox`
@@ -25,6 +26,7 @@ from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from django.db import close_old_connections
 
+from liveops_htmx import redis_groups, redis_inbox
 from liveops_htmx.conf import conf
 from liveops_htmx.outbox import Offer, Outbox
 from liveops_htmx.publisher import get_publisher
@@ -136,6 +138,8 @@ class Hub:
         self._reads: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._reader: asyncio.Task[None] | None = None
         self._round_timer: asyncio.TimerHandle | None = None
+        self._inbox: redis_inbox.Inbox | None = None
+        self._rejoining: asyncio.Task[None] | None = None
         self._tasks.append(self.loop.create_task(self._start()))
 
     # -- subscription ------------------------------------------------------------
@@ -143,10 +147,11 @@ class Hub:
     async def _start(self) -> None:
         # A connection that died with its server fails its first command after the
         # restart and reconnects on the next one: try a few times before giving up.
+        inbox = redis_inbox.inbox_for(self.layer)
         for attempt, pause in enumerate(_SUBSCRIBE_RETRIES):
             try:
                 if self.channel is None:
-                    self.channel = await self.layer.new_channel()
+                    self.channel = inbox.channel if inbox else await self.layer.new_channel()
                 await self.layer.group_add(self.group, self.channel)
                 break
             except Exception as exc:
@@ -160,7 +165,11 @@ class Hub:
                 await asyncio.sleep(pause)
         if isinstance(self.layer, InMemoryChannelLayer):
             get_publisher().bind_loop(self.layer, self.loop)
-        self._tasks.append(self.loop.create_task(self._receive()))
+        if inbox is not None:
+            self._inbox = inbox
+            inbox.attach(self.group, self)
+        else:
+            self._tasks.append(self.loop.create_task(self._receive()))
         await self._confirm()
         self.ready.set_result(None)
         self._tasks.append(self.loop.create_task(self._watch()))
@@ -170,7 +179,7 @@ class Hub:
         nonce = uuid.uuid4().hex
         heard = self._probes[nonce] = self.loop.create_future()
         try:
-            await self.layer.group_send(self.group, {"type": PROBE, "nonce": nonce})
+            await redis_groups.group_send(self.layer, self.group, {"type": PROBE, "nonce": nonce})
             await asyncio.wait_for(heard, conf.PUBLISH_TIMEOUT)
         except Exception as exc:  # the watchdog heals what an unconfirmed subscription misses
             logger.warning("Subscription to %s not confirmed: %r", self.group, exc)
@@ -195,16 +204,28 @@ class Hub:
                 logger.warning("Receiving for %s failed, retrying: %r", self.group, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                try:
-                    await self.layer.group_add(self.group, self.channel)
-                except Exception:
-                    continue
-                self.request_resync()  # pushes may have been lost meanwhile
+                await self._rejoin()
                 continue
             backoff = 0.1
-            self._dispatch(msg)
+            self.dispatch(msg)
 
-    def _dispatch(self, msg: dict[str, Any]) -> None:
+    def recover(self) -> None:
+        """Rejoin the group and reread the row: the layer failed, pushes may be lost."""
+        if not self._stopped and self._rejoining is None:
+            self._rejoining = self.loop.create_task(self._rejoin())
+
+    async def _rejoin(self) -> None:
+        assert self.channel is not None
+        try:
+            await self.layer.group_add(self.group, self.channel)
+        except Exception as exc:  # the next failed receive tries again
+            logger.warning("Rejoining %s failed: %r", self.group, exc)
+        else:
+            self.request_resync()
+        finally:
+            self._rejoining = None
+
+    def dispatch(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         if kind == PROBE:
             heard = self._probes.get(msg.get("nonce", ""))
@@ -352,6 +373,10 @@ class Hub:
             self._reader.cancel()
         if self._resync is not None:
             self._resync.cancel()
+        if self._rejoining is not None:
+            self._rejoining.cancel()
+        if self._inbox is not None:
+            self._inbox.detach(self.group, self)
         self.loop.create_task(self._unsubscribe())
 
     async def _unsubscribe(self) -> None:

@@ -11,8 +11,11 @@ and messages serialized by the layer itself.
 
 Only the exact ``RedisChannelLayer`` class on a single host takes this path: a
 subclass may change ``group_send``, and with several hosts a group and its members
-live on different servers. Everything else, or ``LIVEOPS["FAST_GROUP_SEND"] =
-False``, goes through the layer's ``group_send``.
+live on different servers. Everything else, or ``LIVEOPS["FAST_REDIS"] = False``,
+goes through the layer's ``group_send``.
+
+Every message to a group of such a layer also names its group (:data:`GROUP_KEY`),
+whichever way it is sent: a serving process's :mod:`~.redis_inbox` routes by it.
 """
 
 from __future__ import annotations
@@ -56,14 +59,19 @@ return over
 
 #: Tries with the members a changed group answered with, before the layer's own send.
 ATTEMPTS = 3
-#: What the sender uses of the layer; a channels_redis without them gets the layer's send.
+#: What the sender and the inbox use of the layer; a channels_redis without them gets
+#: the layer's own send and receive.
 LAYER_API = (
     "connection",
     "_group_key",
     "_map_channel_keys_to_connection",
     "group_expiry",
     "expiry",
+    "prefix",
+    "deserialize",
 )
+#: The key of a message that names the group it was sent to.
+GROUP_KEY = "liveops_group"
 #: Groups whose members one sender remembers (least recently sent forgotten first).
 GROUPS_KEPT = 4096
 
@@ -116,33 +124,45 @@ class RedisGroupSender:
             self.members.popitem(last=False)
 
 
-_senders: weakref.WeakKeyDictionary[BaseChannelLayer, RedisGroupSender | None]
-_senders = weakref.WeakKeyDictionary()
+_plain: weakref.WeakKeyDictionary[BaseChannelLayer, bool] = weakref.WeakKeyDictionary()
+#: The attribute a layer keeps its sender in (a weak mapping would never let go of a
+#: layer: its sender refers to it).
+SENDER_ATTR = "_liveops_group_sender"
+
+
+def plain_redis(layer: BaseChannelLayer) -> bool:
+    """True for the exact ``RedisChannelLayer`` on one host, the one the shortcuts know."""
+    known = _plain.get(layer)
+    if known is None:
+        try:
+            from channels_redis.core import RedisChannelLayer
+        except ImportError:  # pragma: no cover - the redis extra is not installed
+            known = False
+        else:
+            known = (
+                type(layer) is RedisChannelLayer
+                and getattr(layer, "ring_size", 0) == 1
+                and all(hasattr(layer, name) for name in LAYER_API)
+            )
+        _plain[layer] = known
+    return known
 
 
 def sender_for(layer: BaseChannelLayer) -> RedisGroupSender | None:
     """The one-round-trip sender for ``layer``, or None where its own send must be used."""
-    if not conf.FAST_GROUP_SEND:
+    if not conf.FAST_REDIS or not plain_redis(layer):
         return None
-    try:
-        return _senders[layer]
-    except KeyError:
-        pass
-    sender = None
-    try:
-        from channels_redis.core import RedisChannelLayer
-    except ImportError:  # pragma: no cover - the redis extra is not installed
-        pass
-    else:
-        exact = type(layer) is RedisChannelLayer and getattr(layer, "ring_size", 0) == 1
-        if exact and all(hasattr(layer, name) for name in LAYER_API):
-            sender = RedisGroupSender(layer)
-    _senders[layer] = sender
+    sender: RedisGroupSender | None = getattr(layer, SENDER_ATTR, None)
+    if sender is None:
+        sender = RedisGroupSender(layer)
+        setattr(layer, SENDER_ATTR, sender)
     return sender
 
 
 async def group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
     """``layer.group_send(group, message)``, in one round trip where the layer allows it."""
+    if plain_redis(layer):
+        message = {**message, GROUP_KEY: group}
     sender = sender_for(layer)
     if sender is None:
         await layer.group_send(group, message)

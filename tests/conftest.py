@@ -61,6 +61,17 @@ def redis_unavailable(exc):
     pytest.skip(f"tier 3 needs Redis: {exc}")
 
 
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own, to restart or to count commands on."""
+    binary = services.redis_binary()
+    if not binary:
+        redis_unavailable("no redis-server binary to start (and restart) a server of our own")
+    server = services.RedisServer(binary).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """A reachable Redis (found or started by ``tests.services``); skips without one outside CI."""

@@ -177,5 +177,5 @@ def test_only_a_plain_single_host_redis_channel_layer_takes_the_fast_path(redis_
     assert sender_for(Custom(hosts=[redis_url])) is None
     assert sender_for(RedisChannelLayer(hosts=[redis_url, redis_url])) is None
     assert sender_for(RedisPubSubChannelLayer(hosts=[redis_url])) is None
-    with override_settings(LIVEOPS={"FAST_GROUP_SEND": False}):
+    with override_settings(LIVEOPS={"FAST_REDIS": False}):
         assert sender_for(_layer(redis_url, "y")) is None

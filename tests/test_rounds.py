@@ -58,9 +58,9 @@ async def settled(h):
 async def test_pushes_during_the_pause_after_a_long_round_merge_into_one_frame():
     h, sockets = await hub_with(40, 0.002)  # a round of 80 ms
     loop = asyncio.get_running_loop()
-    h._dispatch(push(2))
-    loop.call_later(0.010, h._dispatch, push(3))  # runs once the round is over: waits
-    loop.call_later(0.100, h._dispatch, push(4))  # within the 40 ms pause: merges
+    h.dispatch(push(2))
+    loop.call_later(0.010, h.dispatch, push(3))  # runs once the round is over: waits
+    loop.call_later(0.100, h.dispatch, push(4))  # within the 40 ms pause: merges
     await settled(h)
     h.stop()
     # Without the pause each viewer would get all three, the lag growing each round.
@@ -70,7 +70,7 @@ async def test_pushes_during_the_pause_after_a_long_round_merge_into_one_frame()
 async def test_short_rounds_never_wait():
     h, sockets = await hub_with(3, 0)
     for seq in (2, 3, 4):
-        h._dispatch(push(seq))
+        h.dispatch(push(seq))
         await asyncio.sleep(0.02)  # far longer than any pause a short round could cause
     await settled(h)
     h.stop()

@@ -17,9 +17,8 @@ from django.db import connection
 from websockets.sync.client import connect
 
 from liveops_htmx.security import make_subscription_token
-from tests import processes, services
+from tests import processes
 from tests.conftest import REDIS_PREFIX as PREFIX
-from tests.conftest import redis_unavailable as _unavailable
 from tests.markup import element
 from tests.testapp.models import Paced
 
@@ -203,16 +202,6 @@ def test_twenty_viewers_joining_at_random_see_everything_once_in_order(live):
         assert log[-len(stored) :] == stored
         seen_percents = percents(seen.frames, op.pk)
         assert seen_percents == sorted(seen_percents), "progress went backwards"
-
-
-@pytest.fixture
-def own_redis():
-    binary = services.redis_binary()
-    if not binary:
-        _unavailable("no redis-server binary to start (and restart) a server of our own")
-    server = services.RedisServer(binary).start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("layer", ["redis", "pubsub"])

@@ -1,0 +1,127 @@
+"""One inbox per event loop for the hubs on channels_redis's ``RedisChannelLayer``.
+
+channels_redis receives each message with four Redis commands (a cleanup script, the
+blocking pop, a backup write before the message is handed over, and a backup pop
+after) and two new tasks per ``receive()``. On a push to one viewer that cost about a
+quarter of a millisecond (A/B in bench/README.md). Here the hubs of one loop share a
+plain channel of their own: each adds it to its group, one task waits on the
+channel's Redis key with BZPOPMIN, and each message goes to the hub of the group its
+sender wrote into it (:data:`redis_groups.GROUP_KEY`). A message that names no group
+(from a sender without the tag) makes every hub reread its row instead.
+
+The backup queue of channels_redis keeps a message whose receive was cancelled after
+the pop. Here that happens only when the last hub leaves (nobody is left to tell) or
+when the connection fails; then every hub rejoins its group and rereads its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from typing import Any, Protocol
+
+from channels.layers import BaseChannelLayer
+
+from liveops_htmx import redis_groups
+from liveops_htmx.conf import conf
+
+logger = logging.getLogger("liveops_htmx.hub")
+
+#: Seconds one BZPOPMIN blocks: below the socket timeout a host would set (check W006).
+WAIT = 2
+
+
+class Receiver(Protocol):
+    def dispatch(self, msg: dict[str, Any]) -> None: ...
+
+    def request_resync(self) -> None: ...
+
+    def recover(self) -> None: ...
+
+
+class Inbox:
+    """The channel that one loop's hubs of one layer receive on, and its reading task."""
+
+    def __init__(self, layer: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer = layer
+        self.loop = loop
+        self.channel = f"liveops.inbox.{uuid.uuid4().hex}"
+        self.key = layer.prefix + self.channel
+        self.hubs: dict[str, Receiver] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, group: str, hub: Receiver) -> None:
+        self.hubs[group] = hub
+        # The last hub may have left while this one was joining its group: carry on.
+        _inboxes.setdefault(self.loop, {}).setdefault(id(self.layer), self)
+        if self._task is None:
+            self._task = self.loop.create_task(self._read())
+
+    def detach(self, group: str, hub: Receiver) -> None:
+        if self.hubs.get(group) is hub:
+            del self.hubs[group]
+        if self.hubs:
+            return
+        inboxes = _inboxes.get(self.loop, {})
+        if inboxes.get(id(self.layer)) is self:
+            del inboxes[id(self.layer)]
+        if self._task is not None:
+            # A cancel can be lost inside redis-py's read (its timeout turns it into
+            # an empty answer): the task also ends by itself once it is not the inbox's.
+            self._task.cancel()
+            self._task = None
+
+    async def _read(self) -> None:
+        client = self.layer.connection(0)
+        me = asyncio.current_task()
+        backoff = 0.1
+        while self._task is me:
+            try:
+                popped = await client.bzpopmin(self.key, timeout=WAIT)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if "Timeout" in type(exc).__name__:  # a socket timeout below WAIT
+                    continue
+                logger.warning("Receiving on %s failed, rejoining: %r", self.channel, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                for hub in list(self.hubs.values()):
+                    hub.recover()
+                continue
+            backoff = 0.1
+            if popped is not None:
+                self._route(popped[1])
+
+    def _route(self, raw: bytes) -> None:
+        try:
+            msg = self.layer.deserialize(raw)
+        except Exception as exc:  # not ours to read (another key prefix, another secret)
+            logger.warning("Unreadable message on %s: %r", self.channel, exc)
+            msg = {}
+        group = msg.get(redis_groups.GROUP_KEY)
+        if group is None:
+            for hub in list(self.hubs.values()):
+                hub.request_resync()
+            return
+        target = self.hubs.get(group)
+        if target is not None:  # else: a push that crossed its hub's leaving
+            target.dispatch(msg)
+
+
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Inbox]]
+_inboxes = weakref.WeakKeyDictionary()
+
+
+def inbox_for(layer: BaseChannelLayer) -> Inbox | None:
+    """The running loop's inbox for ``layer``; None where the layer's own receive is used."""
+    if not conf.FAST_REDIS or not redis_groups.plain_redis(layer):
+        return None
+    loop = asyncio.get_running_loop()
+    inboxes = _inboxes.setdefault(loop, {})
+    inbox = inboxes.get(id(layer))
+    if inbox is None:
+        inbox = inboxes[id(layer)] = Inbox(layer, loop)
+    return inbox
