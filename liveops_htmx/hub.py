@@ -150,9 +150,13 @@ class Hub:
         inbox = redis_inbox.inbox_for(self.layer)
         for attempt, pause in enumerate(_SUBSCRIBE_RETRIES):
             try:
-                if self.channel is None:
-                    self.channel = inbox.channel if inbox else await self.layer.new_channel()
-                await self.layer.group_add(self.group, self.channel)
+                if inbox is not None:
+                    self.channel = inbox.channel
+                    await inbox.join(self.group)
+                else:
+                    if self.channel is None:
+                        self.channel = await self.layer.new_channel()
+                    await self.layer.group_add(self.group, self.channel)
                 break
             except Exception as exc:
                 logger.warning(
@@ -385,7 +389,10 @@ class Hub:
             get_publisher().unbind_loop(self.layer, self.loop)
         if self.channel is not None:
             try:
-                await self.layer.group_discard(self.group, self.channel)
+                if self._inbox is not None:
+                    await self._inbox.leave(self.group, self)
+                else:
+                    await self.layer.group_discard(self.group, self.channel)
             except Exception as exc:
                 logger.warning("Leaving %s failed: %r", self.group, exc)
 

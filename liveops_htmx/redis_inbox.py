@@ -9,6 +9,11 @@ channel's Redis key with BZPOPMIN, and each message goes to the hub of the group
 sender wrote into it (:data:`redis_groups.GROUP_KEY`). A message that names no group
 (from a sender without the tag) makes every hub reread its row instead.
 
+Hubs share the channel, so their memberships go through the inbox: a hub that joins
+a group right after the last one left it waits for that leave to finish, and a leave
+that finds a newer hub on its group keeps the membership. Otherwise Redis could run
+the old discard after the new add and the new hub would hear nothing.
+
 The backup queue of channels_redis keeps a message whose receive was cancelled after
 the pop. Here that happens only when the last hub leaves (nobody is left to tell) or
 when the connection fails; then every hub rejoins its group and rereads its row.
@@ -51,6 +56,33 @@ class Inbox:
         self.key = layer.prefix + self.channel
         self.hubs: dict[str, Receiver] = {}
         self._task: asyncio.Task[None] | None = None
+        self._joining: dict[str, int] = {}
+        self._leaving: dict[str, asyncio.Future[None]] = {}
+
+    async def join(self, group: str) -> None:
+        """Add the inbox's channel to ``group``, after a leave of it under way."""
+        self._joining[group] = self._joining.get(group, 0) + 1
+        try:
+            leaving = self._leaving.get(group)
+            if leaving is not None:
+                await asyncio.wait([leaving])
+            await self.layer.group_add(group, self.channel)
+        finally:
+            self._joining[group] -= 1
+            if not self._joining[group]:
+                del self._joining[group]
+
+    async def leave(self, group: str, hub: Receiver) -> None:
+        """Take the channel out of ``group``, unless a newer hub has or is getting it."""
+        if self._joining.get(group) or self.hubs.get(group, hub) is not hub:
+            return
+        done = self._leaving[group] = self.loop.create_future()
+        try:
+            await self.layer.group_discard(group, self.channel)
+        finally:
+            done.set_result(None)
+            if self._leaving.get(group) is done:
+                del self._leaving[group]
 
     def attach(self, group: str, hub: Receiver) -> None:
         self.hubs[group] = hub

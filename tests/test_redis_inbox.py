@@ -31,8 +31,12 @@ class Hub:
         self.recoveries = 0
 
     async def join(self):
-        await self.layer.group_add(self.group, self.inbox.channel)
+        await self.inbox.join(self.group)
         self.inbox.attach(self.group, self)
+
+    async def leave(self):  # as a stopping hub does: detach now, leave the group after
+        self.inbox.detach(self.group, self)
+        await self.inbox.leave(self.group, self)
 
     def dispatch(self, msg):
         self.got.put_nowait(msg)
@@ -116,6 +120,29 @@ async def test_a_restarted_redis_makes_every_hub_rejoin_and_pushes_flow_again(ow
             assert (await hub.next())["n"] == n
     finally:
         await _leave(inbox, hubs)
+
+
+@pytest.mark.parametrize("first", ["leave", "join"])
+async def test_a_hub_that_replaces_one_keeps_the_membership(redis_url, first):
+    layer = _layer(redis_url)
+    inbox, (old,) = await _hubs(layer, "g")
+    keep = Hub(layer, "other", inbox)  # keeps the inbox alive across the handover
+    await keep.join()
+    try:
+        for _ in range(10):
+            new = Hub(layer, "g", inbox)
+            if first == "leave":  # a page closed, then a new one opened
+                moves = [asyncio.create_task(old.leave()), asyncio.create_task(new.join())]
+            else:  # the new page's socket arrived before the old one's close
+                moves = [asyncio.create_task(new.join()), asyncio.create_task(old.leave())]
+            await asyncio.gather(*moves)
+            members = await layer.connection(0).zrange(layer._group_key("g"), 0, -1)
+            assert members == [inbox.channel.encode()]
+            await redis_groups.group_send(layer, "g", {"type": "t"})
+            assert (await new.next())["type"] == "t"
+            old = new
+    finally:
+        await _leave(inbox, [old, keep])
 
 
 async def _calls(client):
