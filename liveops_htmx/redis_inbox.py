@@ -2,8 +2,8 @@
 
 channels_redis receives each message with four Redis commands (a cleanup script, the
 blocking pop, a backup write before the message is handed over, and a backup pop
-after) and two new tasks per ``receive()``. On a push to one viewer that cost about a
-quarter of a millisecond (A/B in bench/README.md). Here the hubs of one loop share a
+after) and two new tasks per ``receive()``. On a push to one viewer that cost about
+0.4 ms of latency (A/B in bench/README.md). Here the hubs of one loop share a
 plain channel of their own: each adds it to its group, one task waits on the
 channel's Redis key with BZPOPMIN, and each message goes to the hub of the group its
 sender wrote into it (:data:`redis_groups.GROUP_KEY`). A message that names no group
