@@ -19,6 +19,7 @@ import asyncio
 import logging
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -44,6 +45,8 @@ _SUBSCRIBE_RETRIES = (0.2, 0.5, None)  # pauses between tries; None: give up
 ROUND_FREE = 0.005
 #: The pause after a long round, as a share of that round's length.
 ROUND_PAUSE = 0.5
+#: Viewers a round sends to per loop turn; between turns the hub reads new pushes.
+ROUND_SLICE = 100
 
 
 class Socket(Protocol):
@@ -138,6 +141,9 @@ class Hub:
         self._reads: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._reader: asyncio.Task[None] | None = None
         self._round_timer: asyncio.TimerHandle | None = None
+        self._round: deque[Viewer] | None = None  # viewers a round under way has yet to serve
+        self._round_began = 0.0
+        self._final = False  # a terminal push is out: the rest goes in one turn
         self._inbox: redis_inbox.Inbox | None = None
         self._rejoining: asyncio.Task[None] | None = None
         self._tasks.append(self.loop.create_task(self._start()))
@@ -239,15 +245,16 @@ class Hub:
         if kind not in (UPDATE, ROW):
             return
         self.heard_at = now = self.loop.time()
+        self._final = self._final or bool(msg.get("terminal"))
+        for viewer in list(self.viewers):
+            viewer.offer(msg, kick=False)
+        if self._round is not None:  # viewers the round has yet to serve take it along
+            return
         if now < self._next_round:  # the last round was long: let pushes merge meanwhile
-            for viewer in list(self.viewers):
-                viewer.offer(msg, kick=False)
             if self._round_timer is None:
                 self._round_timer = self.loop.call_at(self._next_round, self._open_round)
             return
-        for viewer in list(self.viewers):
-            viewer.offer(msg)
-        self._timed_round(now)
+        self._open_round()
 
     # -- rounds ----------------------------------------------------------------------
     # A push to N viewers makes N sends that asyncio runs back to back before it
@@ -259,24 +266,38 @@ class Hub:
     # merge into the viewers' waiting frames (latest wins per part; log appends and
     # milestones are kept). Small rounds never wait. (A pause as long as the round
     # was also tried: p99 staleness 150-165 ms against 130-160 ms at half.)
-
-    def _timed_round(self, began: float) -> None:
-        # Callbacks run in order: this one runs once every kicked send took its turn.
-        self.loop.call_soon(self._round_done, began)
-
-    def _round_done(self, began: float) -> None:
-        now = self.loop.time()
-        took = now - began
-        self._next_round = now + took * ROUND_PAUSE if took >= ROUND_FREE else 0.0
+    # A round sends in slices of ROUND_SLICE viewers, one loop turn each, and the hub
+    # reads pushes between slices: a push that arrives mid-round merges into the
+    # frames of the viewers not yet served, who get it in this round, not the next.
 
     def _open_round(self) -> None:
         self._round_timer = None
         if self._stopped:
             return
+        self._round = deque(self.viewers)
+        self._round_began = self.loop.time()
+        self._send_slice()
+
+    def _send_slice(self) -> None:
+        round_ = self._round
+        if round_ is None or self._stopped:
+            self._round = None
+            return
+        # Slices would let the closing handshakes of viewers that have the result
+        # delay the result for the others: the result goes out in one turn.
+        for _ in range(len(round_) if self._final else min(ROUND_SLICE, len(round_))):
+            round_.popleft().kick()
+        # Callbacks run in order: this one runs once every kicked send took its turn.
+        self.loop.call_soon(self._send_slice if round_ else self._round_done)
+
+    def _round_done(self) -> None:
+        self._round = None
         now = self.loop.time()
-        for viewer in list(self.viewers):
-            viewer.kick()
-        self._timed_round(now)
+        took = now - self._round_began
+        self._next_round = now + took * ROUND_PAUSE if took >= ROUND_FREE else 0.0
+        # Viewers served before a push arrived mid-round still hold it: next round.
+        if self._round_timer is None and any(v.outbox.ready() for v in self.viewers):
+            self._round_timer = self.loop.call_at(self._next_round, self._open_round)
 
     async def _watch(self) -> None:
         rejoined = self.loop.time()

@@ -76,3 +76,31 @@ async def test_short_rounds_never_wait():
     h.stop()
     assert h._next_round == 0.0
     assert [s.frames for s in sockets] == [["<p2>", "<p3>", "<p4>"]] * 3
+
+
+async def test_a_push_that_arrives_mid_round_reaches_the_viewers_not_yet_served(monkeypatch):
+    monkeypatch.setattr(hub, "ROUND_SLICE", 10)
+    h, sockets = await hub_with(40, 0.002)  # four slices of 20 ms
+    loop = asyncio.get_running_loop()
+    h.dispatch(push(2))
+    loop.call_later(0.010, h.dispatch, push(3))  # during the first slice
+    await settled(h)
+    h.stop()
+    got = sorted(tuple(s.frames) for s in sockets)
+    # Served before it arrived: push 2, then push 3 in the next round. Not yet served:
+    # push 3 in this round (merged over 2). Without slices all 40 would get both.
+    assert set(got) == {("<p2>", "<p3>"), ("<p3>",)}
+    assert got.count(("<p3>",)) >= 10
+
+
+async def test_a_round_slices_its_sends_but_the_result_goes_out_in_one_turn(monkeypatch):
+    monkeypatch.setattr(hub, "ROUND_SLICE", 10)
+    h, sockets = await hub_with(40, 0)
+    h.dispatch(push(2))
+    assert h._round is not None and len(h._round) == 30  # the first slice only
+    await settled(h)
+    h.dispatch(push(3, terminal=True))
+    assert h._round is not None and len(h._round) == 0  # everyone, in this turn
+    await settled(h)
+    h.stop()
+    assert [s.frames[-1] for s in sockets] == ["<p3>"] * 40
