@@ -78,15 +78,12 @@ class Viewer:
         self.done = False
         self._task: asyncio.Task[None] | None = None
 
-    def offer(self, msg: dict[str, Any], *, kick: bool = True) -> None:
-        """Queue a push; ``kick=False`` leaves it waiting (merging) for the hub's next round."""
+    def offer(self, msg: dict[str, Any]) -> None:
+        """Queue a push; it waits (merging) until the hub's round kicks this viewer."""
         if self.done:
             return
-        outcome = self.outbox.offer(msg)
-        if outcome is Offer.GAP and self.hub is not None and self.admitted:
+        if self.outbox.offer(msg) is Offer.GAP and self.hub is not None and self.admitted:
             self.hub.request_resync()
-        elif outcome is Offer.QUEUED and kick:
-            self.kick()
 
     def offer_snapshot(self, snap: Any) -> None:
         if self.done:
@@ -247,7 +244,7 @@ class Hub:
         self.heard_at = now = self.loop.time()
         self._final = self._final or bool(msg.get("terminal"))
         for viewer in list(self.viewers):
-            viewer.offer(msg, kick=False)
+            viewer.offer(msg)
         if self._round is not None:  # viewers the round has yet to serve take it along
             return
         if now < self._next_round:  # the last round was long: let pushes merge meanwhile

@@ -161,8 +161,10 @@ def sender_for(layer: BaseChannelLayer) -> RedisGroupSender | None:
 
 async def group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
     """``layer.group_send(group, message)``, in one round trip where the layer allows it."""
-    if plain_redis(layer):
-        message = {**message, GROUP_KEY: group}
+    if not plain_redis(layer):
+        await layer.group_send(group, message)
+        return
+    message = {**message, GROUP_KEY: group}
     sender = sender_for(layer)
     if sender is None:
         await layer.group_send(group, message)
