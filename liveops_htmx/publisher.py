@@ -14,17 +14,16 @@ import asyncio
 import atexit
 import logging
 import os
-import sys
 import threading
 import weakref
 from collections import Counter, deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 
 from liveops_htmx import redis_groups
+from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
 
 logger = logging.getLogger("liveops_htmx.publisher")
@@ -43,16 +42,6 @@ class _Pump:
     def __init__(self) -> None:
         self.queue: deque[_Push] = deque()
         self.task: asyncio.Task[None] | None = None
-
-
-async def _within(send: Coroutine[Any, Any, None], seconds: float) -> None:
-    # Before Python 3.12, wait_for wraps the send in a task of its own: a loop turn more
-    # per push. asyncio.timeout (3.11) does not.
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):
-            await send
-    else:  # pragma: no cover - the floor Python only
-        await asyncio.wait_for(send, seconds)
 
 
 class Publisher:
@@ -128,7 +117,7 @@ class Publisher:
             push = pump.queue.popleft()
             outcome = "sent"
             try:
-                await _within(
+                await within(
                     redis_groups.group_send(push.layer, push.group, push.message),
                     conf.PUBLISH_TIMEOUT,
                 )

@@ -7,7 +7,8 @@ push's latency. Here one script does all four inside Redis for the members this
 sender saw last time; if the group changed meanwhile it answers with the members
 instead, and the send is made again for them. What lands in Redis is what
 ``group_send`` would have written: the same keys, scores, expiry and capacity rule,
-and messages serialized by the layer itself.
+and messages serialized by the layer itself. The script goes out on a connection
+the sender holds per loop (:mod:`~.redis_conn`), not through the client.
 
 Only the exact ``RedisChannelLayer`` class on a single host takes this path: a
 subclass may change ``group_send``, and with several hosts a group and its members
@@ -20,15 +21,20 @@ whichever way it is sent: a serving process's :mod:`~.redis_inbox` routes by it.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import time
 import weakref
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.layers import BaseChannelLayer
 
 from liveops_htmx.conf import conf
+
+if TYPE_CHECKING:  # redis-py is there only with the redis extra: imported when used
+    from liveops_htmx.redis_conn import Line
 
 logger = logging.getLogger("liveops_htmx.publisher")
 
@@ -56,6 +62,7 @@ for i = 1, k do
 end
 return over
 """
+SEND_SHA = hashlib.sha1(SEND_SCRIPT.encode()).hexdigest()
 
 #: Tries with the members a changed group answered with, before the layer's own send.
 ATTEMPTS = 3
@@ -83,11 +90,23 @@ class RedisGroupSender:
         self.layer = layer
         self.members: OrderedDict[str, list[str]] = OrderedDict()
         self.round_trips = 0
-        self._script: Any = None
+        self._lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Line]
+        self._lines = weakref.WeakKeyDictionary()
+
+    def _line(self) -> Line:
+        loop = asyncio.get_running_loop()
+        line = self._lines.get(loop)
+        if line is None:
+            from liveops_htmx.redis_conn import Line
+
+            line = self._lines[loop] = Line(self.layer)
+        return line
 
     async def send(self, group: str, message: dict[str, Any]) -> None:
+        from redis.exceptions import NoScriptError
+
         layer = self.layer
-        client = layer.connection(0)
+        line = self._line()
         group_key = layer._group_key(group)
         members = self.members.get(group, [])
         for _ in range(ATTEMPTS):
@@ -104,10 +123,11 @@ class RedisGroupSender:
                 *(messages[key] for key in keys),
                 *(capacities[key] for key in keys),
             ]
-            if self._script is None:  # EVALSHA, loading the script once per server
-                self._script = client.register_script(SEND_SCRIPT)
             self.round_trips += 1
-            reply = await self._script(keys=[group_key, *keys], args=args, client=client)
+            try:
+                reply = await line.call("EVALSHA", SEND_SHA, 1 + len(keys), group_key, *keys, *args)
+            except NoScriptError:  # a new or flushed server: EVAL caches the script
+                reply = await line.call("EVAL", SEND_SCRIPT, 1 + len(keys), group_key, *keys, *args)
             if isinstance(reply, int):
                 self._remember(group, members)
                 if reply:

@@ -30,12 +30,15 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 
 from liveops_htmx import redis_groups
+from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
 
 logger = logging.getLogger("liveops_htmx.hub")
 
-#: Seconds one BZPOPMIN blocks: below the socket timeout a host would set (check W006).
+#: Seconds one BZPOPMIN blocks.
 WAIT = 2
+#: Seconds past WAIT after which an unanswered pop counts as a failed connection.
+GRACE = 3
 
 
 class Receiver(Protocol):
@@ -106,26 +109,33 @@ class Inbox:
             self._task = None
 
     async def _read(self) -> None:
-        client = self.layer.connection(0)
+        from liveops_htmx.redis_conn import Line  # redis-py: only with the redis extra
+
+        line = Line(self.layer)
         me = asyncio.current_task()
         backoff = 0.1
-        while self._task is me:
-            try:
-                popped = await client.bzpopmin(self.key, timeout=WAIT)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if "Timeout" in type(exc).__name__:  # a socket timeout below WAIT
+        try:
+            while self._task is me:
+                try:
+                    popped = await within(
+                        line.call("BZPOPMIN", self.key, WAIT, retry=False), WAIT + GRACE
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the connection failed, or Redis did not answer
+                    logger.warning("Receiving on %s failed, rejoining: %r", self.channel, exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    for hub in list(self.hubs.values()):
+                        hub.recover()
                     continue
-                logger.warning("Receiving on %s failed, rejoining: %r", self.channel, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                for hub in list(self.hubs.values()):
-                    hub.recover()
-                continue
-            backoff = 0.1
-            if popped is not None:
-                self._route(popped[1])
+                backoff = 0.1
+                if popped:
+                    self._route(popped[1])
+                    # Let the viewers' sends go before the next pop is written.
+                    await asyncio.sleep(0)
+        finally:
+            await line.close()
 
     def _route(self, raw: bytes) -> None:
         try:
