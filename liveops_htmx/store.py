@@ -32,7 +32,6 @@ def write(progress: Progress, fields: set[str]) -> tuple[int, int]:
 
     op = progress.op
     alias = db_for(op)
-    rows = type(op)._base_manager.using(alias)
     op.heartbeat_at = timezone.now()
     sql, targets = _update_statement(type(op), alias, frozenset(fields))
     connection = connections[alias]
@@ -48,6 +47,7 @@ def write(progress: Progress, fields: set[str]) -> tuple[int, int]:
         if written:
             op.seq = base + 1
             return base, base + 1
+        rows = type(op)._base_manager.using(alias)  # only on a conflict: a queryset costs
         current = rows.filter(pk=op.pk).values("seq", "cancel_requested", "state").first()
         if current is None:
             progress.finished = True
