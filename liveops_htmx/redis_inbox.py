@@ -132,8 +132,6 @@ class Inbox:
                 backoff = 0.1
                 if popped:
                     self._route(popped[1])
-                    # Let the viewers' sends go before the next pop is written.
-                    await asyncio.sleep(0)
         finally:
             await line.close()
 
