@@ -2,18 +2,20 @@
 
 redis-py's client takes a connection from its pool for every command, records pool
 metrics, and bounds the write with ``asyncio.wait_for`` (a task of its own before
-Python 3.12) and the read with a timeout context. For one command every few
-milliseconds after an idle pause, that was half of a round trip: a PING cost
-0.38 ms through the client and 0.19 ms on a connection held apart (bench/README.md).
+Python 3.12) and the read with a timeout context: a PING after an idle pause cost
+0.38 ms through the client and 0.19 ms on a connection held apart (measured alone;
+a push's end-to-end latency showed no difference beyond noise, bench/README.md).
 The group sender and the inbox send one command at a time on a loop, so each holds
 a connection taken from the layer's pool for that loop (same host, password, TLS
 and database; closed with the pool when the layer flushes or the loop closes) and
-bounds each whole command with its own timeout instead of the socket's.
+bounds each whole command with its own timeout instead of the socket's. Holding it
+also lets a command that finds it broken (Redis restarted) go out again on a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -70,5 +72,7 @@ class Line:
         client, conn = self._client, self._conn
         self._client = self._conn = None
         if conn is not None:
-            await conn.disconnect(nowait=True)
-            await client.connection_pool.release(conn)
+            # Also called from a reading task's cleanup as its loop shuts down.
+            with contextlib.suppress(Exception):
+                await conn.disconnect(nowait=True)
+                await client.connection_pool.release(conn)
