@@ -124,10 +124,11 @@ class RedisGroupSender:
                 *(capacities[key] for key in keys),
             ]
             self.round_trips += 1
+            call = (1 + len(keys), group_key, *keys, *args)
             try:
-                reply = await line.call("EVALSHA", SEND_SHA, 1 + len(keys), group_key, *keys, *args)
+                reply = await line.call("EVALSHA", SEND_SHA, *call)
             except NoScriptError:  # a new or flushed server: EVAL caches the script
-                reply = await line.call("EVAL", SEND_SCRIPT, 1 + len(keys), group_key, *keys, *args)
+                reply = await line.call("EVAL", SEND_SCRIPT, *call)
             if isinstance(reply, int):
                 self._remember(group, members)
                 if reply:
