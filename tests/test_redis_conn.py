@@ -32,6 +32,15 @@ async def _calls(url):
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
 
+async def _sender_in_group(layer, n):
+    """A channel in group "g" and a sender that has sent it message ``n`` (learning it)."""
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    sender = RedisGroupSender(layer)
+    await sender.send("g", {"type": "t", "n": n})
+    return channel, sender
+
+
 async def test_a_command_after_a_redis_restart_is_sent_again_on_a_new_connection(own_redis):
     layer = _layer(own_redis.url)
     try:
@@ -49,10 +58,7 @@ async def test_a_command_after_a_redis_restart_is_sent_again_on_a_new_connection
 async def test_a_push_after_a_redis_restart_is_delivered(own_redis):
     layer = _layer(own_redis.url)
     try:
-        channel = await layer.new_channel()
-        await layer.group_add("g", channel)
-        sender = RedisGroupSender(layer)
-        await sender.send("g", {"type": "t", "n": 1})
+        channel, sender = await _sender_in_group(layer, 1)
         assert (await layer.receive(channel))["n"] == 1
         await asyncio.to_thread(own_redis.restart, 0.3)
         try:  # the restart lost the membership; the layer's first command after it fails
@@ -68,10 +74,7 @@ async def test_a_push_after_a_redis_restart_is_delivered(own_redis):
 async def test_a_server_that_forgot_the_script_is_sent_it_once(own_redis):
     layer = _layer(own_redis.url)
     try:
-        channel = await layer.new_channel()
-        await layer.group_add("g", channel)
-        sender = RedisGroupSender(layer)
-        await sender.send("g", {"type": "t", "n": 0})  # learns the members
+        channel, sender = await _sender_in_group(layer, 0)
         client = redis.asyncio.Redis.from_url(own_redis.url)
         await client.script_flush()
         await client.aclose()
