@@ -60,6 +60,8 @@ def summarize(chunks: list[dict[str, Any]], interval: float) -> dict[str, Any]:
         "chunks": len(chunks),
         "interval_ms": interval * 1000,
         "latency": summary_ms(late),
+        # How far a noisy machine moved one system's median from turn to turn.
+        "chunk_p50_ms": [summary_ms(c["late"])["p50_ms"] for c in chunks],
         "publish_cost": summary_ms([v for c in chunks for v in c["costs"]]),
         "rate_per_s": round(statistics.median(c["rate_per_s"] for c in chunks), 1),
         "result_cost_ms": round(statistics.median(c["result_cost"] for c in chunks) * 1000, 3),
