@@ -8,11 +8,12 @@ socket is open (and holds its first frame, if ``expect_snapshot``), stops at
 writes ``out``.
 
 Each socket is an :class:`asyncio.Protocol` that feeds a ``websockets`` ``ClientProtocol``
-and stamps the frames in ``data_received``. The library's asyncio connection, tried
-first, costs a queue, a future and a task wake-up per frame: at 1,000 viewers the
-four client processes used more CPU than the server they measured, on a machine of
-two cores, and their frames were stamped after that hop. Update numbers are read out
-of the kept texts after the run, so the regular expressions are off the clock too.
+and stamps the frames in ``data_received``. The library's asyncio connection (used
+until run 13 of bench/README.md) costs a queue, a future and a task wake-up per
+frame: at 1,000 viewers the four client processes used more CPU than the server they
+measured, on a machine of two cores, and stamped each frame after that hop. Update
+numbers are read out of the kept texts after the run, so the regular expressions are
+off the clock too.
 """
 
 from __future__ import annotations
