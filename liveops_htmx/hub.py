@@ -2,7 +2,8 @@
 
 The first viewer of an operation in a process joins the operation's group with a
 channel of the hub's own (on a plain ``RedisChannelLayer``, the loop's shared
-:mod:`~.redis_inbox` channel) and confirms the subscription with a round trip (the
+:mod:`~.redis_inbox` channel; on the pub/sub layer, the loop's :mod:`~.redis_pubsub`
+connection) and confirms the subscription with a round trip (the
 Redis pub/sub layer may return from ``group_add`` before Redis listens). Later
 viewers only register with the hub: a connect storm costs the layer nothing, a push
 is received once per process and offered to each viewer's :class:`~.outbox.Outbox`
@@ -27,7 +28,7 @@ from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from django.db import close_old_connections
 
-from liveops_htmx import redis_groups, redis_inbox
+from liveops_htmx import redis_groups, redis_inbox, redis_pubsub
 from liveops_htmx.conf import conf
 from liveops_htmx.outbox import Offer, Outbox
 from liveops_htmx.publisher import get_publisher
@@ -53,6 +54,26 @@ class Socket(Protocol):
     async def send_frame(self, text: str) -> None: ...
 
     async def end(self, code: int, pk: str | None = None) -> None: ...
+
+
+class SharedInbox(Protocol):
+    """What the hubs of one loop receive through (:mod:`~.redis_inbox`, :mod:`~.redis_pubsub`)."""
+
+    channel: str
+
+    async def join(self, group: str) -> None: ...
+
+    async def leave(self, group: str, hub: Any) -> None: ...
+
+    async def renew(self, group: str) -> None: ...
+
+    def attach(self, group: str, hub: Any) -> None: ...
+
+    def detach(self, group: str, hub: Any) -> None: ...
+
+
+def _inbox_for(layer: BaseChannelLayer) -> SharedInbox | None:
+    return redis_inbox.inbox_for(layer) or redis_pubsub.inbox_for(layer)
 
 
 class Subject(Protocol):
@@ -141,7 +162,7 @@ class Hub:
         self._round: deque[Viewer] | None = None  # viewers a round under way has yet to serve
         self._round_began = 0.0
         self._final = False  # a terminal push is out: the rest goes in one turn
-        self._inbox: redis_inbox.Inbox | None = None
+        self._inbox: SharedInbox | None = None
         self._rejoining: asyncio.Task[None] | None = None
         self._tasks.append(self.loop.create_task(self._start()))
 
@@ -150,7 +171,7 @@ class Hub:
     async def _start(self) -> None:
         # A connection that died with its server fails its first command after the
         # restart and reconnects on the next one: try a few times before giving up.
-        inbox = redis_inbox.inbox_for(self.layer)
+        inbox = _inbox_for(self.layer)
         for attempt, pause in enumerate(_SUBSCRIBE_RETRIES):
             try:
                 if inbox is not None:
@@ -221,10 +242,17 @@ class Hub:
         if not self._stopped and self._rejoining is None:
             self._rejoining = self.loop.create_task(self._rejoin())
 
-    async def _rejoin(self) -> None:
+    async def _renew(self) -> None:
+        """Add the hub's channel to its group again (memberships expire, Redis restarts)."""
         assert self.channel is not None
-        try:
+        if self._inbox is not None:
+            await self._inbox.renew(self.group)
+        else:
             await self.layer.group_add(self.group, self.channel)
+
+    async def _rejoin(self) -> None:
+        try:
+            await self._renew()
         except Exception as exc:  # the next failed receive tries again
             logger.warning("Rejoining %s failed: %r", self.group, exc)
         else:
@@ -306,7 +334,7 @@ class Hub:
             if self.loop.time() - rejoined >= _REJOIN_EVERY and self.channel is not None:
                 rejoined = self.loop.time()
                 try:
-                    await self.layer.group_add(self.group, self.channel)
+                    await self._renew()
                 except Exception as exc:
                     logger.warning("Renewing %s failed: %r", self.group, exc)
 

@@ -16,32 +16,51 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
-class Line:
-    """One held connection of ``layer``'s pool on the running loop; one command at a time."""
+async def hold(client: Any) -> Any:
+    """A connection of ``client``'s pool, connected, for the caller to keep."""
+    pool = client.connection_pool
+    try:
+        conn = await pool.get_connection()
+    except TypeError:  # pragma: no cover - redis-py before 5.3 wants a command name
+        conn = await pool.get_connection("PING")
+    # The caller bounds each command; a socket timeout would add a task per write and
+    # a timer per read.
+    conn.socket_timeout = None
+    return conn
 
-    def __init__(self, layer: Any) -> None:
+
+async def give_back(client: Any, conn: Any) -> None:
+    """Close ``conn`` (it may hold an unread reply) and return it to ``client``'s pool."""
+    # Also called from a reading task's cleanup as its loop shuts down.
+    with contextlib.suppress(Exception):
+        await conn.disconnect(nowait=True)
+        await client.connection_pool.release(conn)
+
+
+class Line:
+    """One held connection of ``layer``'s pool on the running loop; one command at a time.
+
+    ``client`` returns the running loop's redis-py client of the layer; by default
+    that of a ``RedisChannelLayer`` (``layer.connection(0)``).
+    """
+
+    def __init__(self, layer: Any, client: Callable[[], Any] | None = None) -> None:
         self.layer = layer
+        self._client_of = client or (lambda: layer.connection(0))
         self._client: Any = None
         self._conn: Any = None
         self._lock = asyncio.Lock()
 
     async def _connection(self) -> Any:
-        client = self.layer.connection(0)  # the running loop's client
+        client = self._client_of()
         if client is not self._client:  # first use, or the layer flushed its pools
-            pool = client.connection_pool
-            try:
-                conn = await pool.get_connection()
-            except TypeError:  # pragma: no cover - redis-py before 5.3 wants a command name
-                conn = await pool.get_connection("PING")
-            # The caller bounds the whole command; a socket timeout would add a task
-            # per write and a timer per read.
-            conn.socket_timeout = None
-            self._client, self._conn = client, conn
+            self._client, self._conn = client, await hold(client)
         return self._conn
 
     async def call(self, *args: Any, retry: bool = True) -> Any:
@@ -68,11 +87,8 @@ class Line:
         return await conn.read_response()
 
     async def close(self) -> None:
-        """Give the connection back to its pool (closed: it may hold an unread reply)."""
+        """Give the connection back to its pool."""
         client, conn = self._client, self._conn
         self._client = self._conn = None
         if conn is not None:
-            # Also called from a reading task's cleanup as its loop shuts down.
-            with contextlib.suppress(Exception):
-                await conn.disconnect(nowait=True)
-                await client.connection_pool.release(conn)
+            await give_back(client, conn)

@@ -16,7 +16,8 @@ live on different servers. Everything else, or ``LIVEOPS["FAST_REDIS"] = False``
 goes through the layer's ``group_send``.
 
 Every message to a group of such a layer also names its group (:data:`GROUP_KEY`),
-whichever way it is sent: a serving process's :mod:`~.redis_inbox` routes by it.
+whichever way it is sent: a serving process's :mod:`~.redis_inbox` routes by it. On
+the pub/sub layer, :mod:`~.redis_pubsub` publishes instead.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.layers import BaseChannelLayer
 
+from liveops_htmx import redis_pubsub
 from liveops_htmx.conf import conf
 
 if TYPE_CHECKING:  # redis-py is there only with the redis extra: imported when used
@@ -183,7 +185,11 @@ def sender_for(layer: BaseChannelLayer) -> RedisGroupSender | None:
 async def group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
     """``layer.group_send(group, message)``, in one round trip where the layer allows it."""
     if not plain_redis(layer):
-        await layer.group_send(group, message)
+        inner = redis_pubsub.loop_layer(layer)
+        if inner is not None:
+            await redis_pubsub.publish(layer, inner, group, message)
+        else:
+            await layer.group_send(group, message)
         return
     message = {**message, GROUP_KEY: group}
     sender = sender_for(layer)

@@ -87,6 +87,10 @@ class Inbox:
             if self._leaving.get(group) is done:
                 del self._leaving[group]
 
+    async def renew(self, group: str) -> None:
+        """Add the channel to ``group`` again: memberships expire, and Redis may restart."""
+        await self.layer.group_add(group, self.channel)
+
     def attach(self, group: str, hub: Receiver) -> None:
         self.hubs[group] = hub
         # The last hub may have left while this one was joining its group: carry on.
