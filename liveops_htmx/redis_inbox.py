@@ -25,7 +25,8 @@ import asyncio
 import logging
 import uuid
 import weakref
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
 from channels.layers import BaseChannelLayer
 
@@ -49,16 +50,53 @@ class Receiver(Protocol):
     def recover(self) -> None: ...
 
 
-class Inbox:
-    """The channel that one loop's hubs of one layer receive on, and its reading task."""
+class LoopInbox:
+    """What every shared inbox is: one per loop and layer, known while hubs use it."""
 
     def __init__(self, layer: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.layer = layer
         self.loop = loop
-        self.channel = f"liveops.inbox.{uuid.uuid4().hex}"
-        self.key = layer.prefix + self.channel
         self.hubs: dict[str, Receiver] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def _register(self) -> None:
+        # The last hub may have left while this one was joining its group: carry on.
+        _inboxes.setdefault(self.loop, {}).setdefault(id(self.layer), self)
+
+    def _retire(self) -> None:
+        """No hub is left: forget this inbox and stop its reading task."""
+        inboxes = _inboxes.get(self.loop, {})
+        if inboxes.get(id(self.layer)) is self:
+            del inboxes[id(self.layer)]
+        if self._task is not None:
+            # A cancel can be lost inside redis-py's read (its timeout turns it into
+            # an empty answer): the task also ends by itself once it is not the inbox's.
+            self._task.cancel()
+            self._task = None
+
+
+_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, LoopInbox]]
+_inboxes = weakref.WeakKeyDictionary()
+InboxT = TypeVar("InboxT", bound=LoopInbox)
+
+
+def shared(layer: BaseChannelLayer, make: Callable[[asyncio.AbstractEventLoop], InboxT]) -> InboxT:
+    """The running loop's inbox for ``layer``, made by ``make(loop)`` if it has none."""
+    loop = asyncio.get_running_loop()
+    inboxes = _inboxes.setdefault(loop, {})
+    inbox = inboxes.get(id(layer))
+    if inbox is None:
+        inbox = inboxes[id(layer)] = make(loop)
+    return cast(InboxT, inbox)
+
+
+class Inbox(LoopInbox):
+    """The channel that one loop's hubs of one layer receive on, and its reading task."""
+
+    def __init__(self, layer: Any, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(layer, loop)
+        self.channel = f"liveops.inbox.{uuid.uuid4().hex}"
+        self.key = layer.prefix + self.channel
         self._joining: dict[str, int] = {}
         self._leaving: dict[str, asyncio.Future[None]] = {}
 
@@ -93,24 +131,15 @@ class Inbox:
 
     def attach(self, group: str, hub: Receiver) -> None:
         self.hubs[group] = hub
-        # The last hub may have left while this one was joining its group: carry on.
-        _inboxes.setdefault(self.loop, {}).setdefault(id(self.layer), self)
+        self._register()
         if self._task is None:
             self._task = self.loop.create_task(self._read())
 
     def detach(self, group: str, hub: Receiver) -> None:
         if self.hubs.get(group) is hub:
             del self.hubs[group]
-        if self.hubs:
-            return
-        inboxes = _inboxes.get(self.loop, {})
-        if inboxes.get(id(self.layer)) is self:
-            del inboxes[id(self.layer)]
-        if self._task is not None:
-            # A cancel can be lost inside redis-py's read (its timeout turns it into
-            # an empty answer): the task also ends by itself once it is not the inbox's.
-            self._task.cancel()
-            self._task = None
+        if not self.hubs:
+            self._retire()
 
     async def _read(self) -> None:
         from liveops_htmx.redis_conn import Line  # redis-py: only with the redis extra
@@ -159,17 +188,8 @@ class Inbox:
             target.dispatch(msg)
 
 
-_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Inbox]]
-_inboxes = weakref.WeakKeyDictionary()
-
-
 def inbox_for(layer: BaseChannelLayer) -> Inbox | None:
     """The running loop's inbox for ``layer``; None where the layer's own receive is used."""
     if not conf.FAST_REDIS or not redis_groups.plain_redis(layer):
         return None
-    loop = asyncio.get_running_loop()
-    inboxes = _inboxes.setdefault(loop, {})
-    inbox = inboxes.get(id(layer))
-    if inbox is None:
-        inbox = inboxes[id(layer)] = Inbox(layer, loop)
-    return inbox
+    return shared(layer, lambda loop: Inbox(layer, loop))

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from channels.layers import BaseChannelLayer
 
 from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
-from liveops_htmx.redis_inbox import GRACE, WAIT, Receiver
+from liveops_htmx.redis_inbox import GRACE, WAIT, LoopInbox, Receiver, shared
 
 logger = logging.getLogger("liveops_htmx.hub")
 
@@ -75,7 +74,7 @@ async def publish(layer: BaseChannelLayer, inner: Any, group: str, message: dict
     await line.call("PUBLISH", name, layer.serialize(message))
 
 
-class PubSubInbox:
+class PubSubInbox(LoopInbox):
     """The subscribing connection of one loop's hubs on one layer, and its reading task."""
 
     #: What the hub records as its channel: a group here is a Redis channel of its own.
@@ -84,17 +83,14 @@ class PubSubInbox:
     def __init__(
         self, layer: BaseChannelLayer, inner: Any, loop: asyncio.AbstractEventLoop
     ) -> None:
-        self.layer = layer
+        super().__init__(layer, loop)
         self.inner = inner
-        self.loop = loop
-        self.hubs: dict[str, Receiver] = {}
         self._names_start = len(inner._get_group_channel_name(""))
         self._joining: dict[str, int] = {}
         self._confirms: dict[str, list[asyncio.Future[None]]] = {}
         self._conn: Any = None
         self._up = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
 
     async def join(self, group: str) -> None:
         """Subscribe to ``group`` and wait until Redis says it is subscribed."""
@@ -134,8 +130,7 @@ class PubSubInbox:
 
     def attach(self, group: str, hub: Receiver) -> None:
         self.hubs[group] = hub
-        # The last hub may have left while this one was joining its group: carry on.
-        _inboxes.setdefault(self.loop, {}).setdefault(id(self.layer), self)
+        self._register()
         self._start()
 
     def detach(self, group: str, hub: Receiver) -> None:
@@ -150,14 +145,8 @@ class PubSubInbox:
             self._task = self.loop.create_task(self._read())
 
     def _stop_if_unused(self) -> None:
-        if self.hubs or self._joining:
-            return
-        inboxes = _inboxes.get(self.loop, {})
-        if inboxes.get(id(self.layer)) is self:
-            del inboxes[id(self.layer)]
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        if not self.hubs and not self._joining:
+            self._retire()
 
     async def _send(self, *args: Any) -> None:
         async with self._lock:  # first asked, first sent
@@ -242,18 +231,9 @@ class PubSubInbox:
                     confirmed.set_result(None)
 
 
-_inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, PubSubInbox]]
-_inboxes = weakref.WeakKeyDictionary()
-
-
 def inbox_for(layer: BaseChannelLayer) -> PubSubInbox | None:
     """The running loop's inbox for ``layer``; None where the layer's own receive is used."""
     inner = loop_layer(layer)
     if inner is None:
         return None
-    loop = asyncio.get_running_loop()
-    inboxes = _inboxes.setdefault(loop, {})
-    inbox = inboxes.get(id(layer))
-    if inbox is None:
-        inbox = inboxes[id(layer)] = PubSubInbox(layer, inner, loop)
-    return inbox
+    return shared(layer, lambda loop: PubSubInbox(layer, inner, loop))

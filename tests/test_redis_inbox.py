@@ -64,13 +64,17 @@ def _layer(url):
     return RedisChannelLayer(hosts=[url], prefix=f"{REDIS_PREFIX}-inbox-{next(_runs)}")
 
 
-async def _hubs(layer, *groups):
-    inbox = redis_inbox.inbox_for(layer)
+async def join_hubs(inbox, layer, *groups):
+    """A hub per group, each joined through ``inbox`` (any of the kit's shared inboxes)."""
     assert inbox is not None
     hubs = [Hub(layer, group, inbox) for group in groups]
     for hub in hubs:
         await hub.join()
     return inbox, hubs
+
+
+async def _hubs(layer, *groups):
+    return await join_hubs(redis_inbox.inbox_for(layer), layer, *groups)
 
 
 async def _leave(inbox, hubs):

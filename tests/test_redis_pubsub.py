@@ -13,7 +13,7 @@ from django.test.utils import override_settings
 
 from liveops_htmx import redis_groups, redis_pubsub
 from tests.conftest import REDIS_PREFIX
-from tests.test_redis_inbox import Hub
+from tests.test_redis_inbox import Hub, join_hubs
 
 pytestmark = pytest.mark.redis
 
@@ -26,12 +26,7 @@ def _layer(url, **kwargs):
 
 
 async def _hubs(layer, *groups):
-    inbox = redis_pubsub.inbox_for(layer)
-    assert inbox is not None
-    hubs = [Hub(layer, group, inbox) for group in groups]
-    for hub in hubs:
-        await hub.join()
-    return inbox, hubs
+    return await join_hubs(redis_pubsub.inbox_for(layer), layer, *groups)
 
 
 async def _leave(inbox, hubs):
