@@ -15,36 +15,15 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from liveops_htmx.control import operation_models, request_cancel
-from liveops_htmx.models import LiveOperation
-
-LIVE_FIELDS = (
-    "state",
-    "status",
-    "status_level",
-    "percent",
-    "progress",
-    "stage",
-    "stage_states",
-    "log_tail",
-    "log_count",
-    "regions",
-    "result_context",
-    "error",
-    "error_detail",
-    "cancel_requested",
-    "seq",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "heartbeat_at",
-)
+from liveops_htmx.control import request_cancel
+from liveops_htmx.models import BOOKKEEPING_FIELDS, LIVE_FIELDS, LiveOperation
+from liveops_htmx.registry import operation_models
 
 
 class LiveOperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("__str__", "owner", "state", "status", "percent", "created_at", "finished_at")
     list_filter = ("state",)
-    readonly_fields = LIVE_FIELDS
+    readonly_fields = LIVE_FIELDS + BOOKKEEPING_FIELDS
     search_fields = ("status", "error")
     date_hierarchy = "created_at"
     actions = ["cancel_selected"]

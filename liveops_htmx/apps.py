@@ -12,9 +12,11 @@ class LiveopsHtmxConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import setting_changed
 
-        from liveops_htmx import checks, rendering, snapshots  # noqa: F401  (registers checks)
+        from liveops_htmx import checks  # noqa: F401  (registers the checks)
+        from liveops_htmx.rendering import templates
+        from liveops_htmx.serverside import snapshots
 
-        setting_changed.connect(rendering.clear_cache, dispatch_uid="liveops_htmx.rendering")
+        setting_changed.connect(templates.clear_cache, dispatch_uid="liveops_htmx.templates")
         setting_changed.connect(snapshots.clear_cache, dispatch_uid="liveops_htmx.snapshots")
         if apps.is_installed("django.contrib.admin"):
             from liveops_htmx.admin import register_all

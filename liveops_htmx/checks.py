@@ -58,6 +58,13 @@ def check_partials(**kwargs: Any) -> list[CheckMessage]:
     return []
 
 
+#: Settings of earlier versions, and what became of them.
+REMOVED = {
+    "FAST_REDIS": "The kit talks to every channel layer through its public API only; "
+    "remove the setting.",
+}
+
+
 def _positive(name: str, value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
@@ -74,7 +81,15 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     messages: list[CheckMessage] = []
-    unknown = sorted(set(user) - set(DEFAULTS))
+    for name in sorted(set(user) & set(REMOVED)):
+        messages.append(
+            Warning(
+                f"LIVEOPS[{name!r}] no longer exists and is ignored.",
+                hint=REMOVED[name],
+                id="liveops_htmx.W007",
+            )
+        )
+    unknown = sorted(set(user) - set(DEFAULTS) - set(REMOVED))
     if unknown:
         messages.append(
             Warning(

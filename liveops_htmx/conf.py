@@ -26,9 +26,6 @@ DEFAULTS: dict[str, Any] = {
     "TEXT_MAX": 1000,
     # Seconds one group_send may take before it counts as failed.
     "PUBLISH_TIMEOUT": 2.0,
-    # On channels_redis's RedisChannelLayer: send to a group in one Redis round trip (not
-    # four), and receive a serving process's pushes through one inbox (one command each).
-    "FAST_REDIS": True,
     # Pushes waiting in a worker process before progress pushes are dropped.
     "PUBLISH_QUEUE_MAX": 10_000,
     # Largest client frame (bytes) the consumer tolerates before closing with 1009.
@@ -91,10 +88,6 @@ class LiveopsSettings:
     @property
     def PUBLISH_TIMEOUT(self) -> float:
         return float(self._get("PUBLISH_TIMEOUT"))
-
-    @property
-    def FAST_REDIS(self) -> bool:
-        return bool(self._get("FAST_REDIS"))
 
     @property
     def PUBLISH_QUEUE_MAX(self) -> int:

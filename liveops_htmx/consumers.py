@@ -10,37 +10,45 @@ from urllib.parse import parse_qs
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 
-from liveops_htmx import hub, rendering, snapshots
 from liveops_htmx.conf import conf
-from liveops_htmx.lists import ListSubject
-from liveops_htmx.outbox import RowOutbox
+from liveops_htmx.layer import configured_layer
+from liveops_htmx.rendering.context import element_id
+from liveops_htmx.rendering.fragments import SOCKET, refusal
+from liveops_htmx.rendering.rows import LIST_SOCKET
 from liveops_htmx.security import (
     REASONS,
     CloseCode,
+    Subscription,
     SubscriptionRefused,
     check_user,
     read_subscription_token,
 )
-from liveops_htmx.snapshots import OperationSubject
+from liveops_htmx.serverside import hub, snapshots
+from liveops_htmx.serverside.fanout import Viewer
+from liveops_htmx.serverside.lists import ListSubject
+from liveops_htmx.serverside.outbox import RowOutbox
+from liveops_htmx.serverside.reads import Subject
+from liveops_htmx.serverside.snapshots import OperationSubject
 
 logger = logging.getLogger("liveops_htmx.consumers")
 
 
 class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
-    """Follow one operation: ``?subscription_token=`` names it and proves the right to see it.
+    """Follow one operation (or a user's list): ``?subscription_token=`` names it.
 
     Refusals are accepted first and then closed with a 44xx code (see
-    :class:`~liveops_htmx.security.CloseCode`): a socket closed before accept reaches
-    the browser as 1006, which the htmx ws extension retries forever.
+    :class:`~liveops_htmx.security.CloseCode`), after a notice that replaces the
+    page's socket element: a socket closed before accept reaches the browser as
+    1006, and one whose element stays is retried by the htmx ws extension.
     """
 
-    viewer: hub.Viewer | None = None
+    viewer: Viewer | None = None
+    sub: Subscription | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        # No channel per socket: the operation's hub is this process's only subscriber.
+        # No channel per socket: the hub is this process's only subscriber.
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
@@ -56,33 +64,34 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.accept()
         user = self.scope.get("user")
         try:
-            sub = read_subscription_token(self.token())
+            sub = self.sub = read_subscription_token(self.token())
             check_user(sub, user)
         except SubscriptionRefused as refused:
-            await self.end(refused.code, refused.pk)
+            self.sub = self.sub or refused.sub
+            await self.end(refused.code)
             return
-        layer = get_channel_layer(conf.CHANNEL_LAYER)
+        layer = configured_layer()
         if layer is None:
             logger.error("No channel layer %r: live updates are off.", conf.CHANNEL_LAYER)
-            await self.end(CloseCode.SERVER_ERROR)
+            await self.end(CloseCode.UNAVAILABLE)
             return
         if sub.kind == "list":
-            subject: hub.Subject = ListSubject(str(sub.user_pk))
-            viewer = self.viewer = hub.Viewer(self, RowOutbox())
+            subject: Subject = ListSubject(str(sub.user_pk))
+            viewer = self.viewer = Viewer(self, RowOutbox())
             read = subject.load
         else:
             subject = OperationSubject(sub.model, sub.pk)
-            viewer = self.viewer = hub.Viewer(self)
+            viewer = self.viewer = Viewer(self)
             read = functools.partial(snapshots.for_viewer, sub, user)
         try:
             joined = await hub.join(layer, subject, viewer)
             snap = await joined.read(read)
         except SubscriptionRefused as refused:
-            await viewer.end(refused.code, refused.pk)
+            await viewer.end(refused.code)
             return
         except Exception as exc:
             logger.warning("Subscribing a viewer to %s failed: %r", subject.group, exc)
-            await viewer.end(CloseCode.SERVER_ERROR, None)
+            await viewer.end(CloseCode.SERVER_ERROR)
             return
         viewer.offer_snapshot(snap)
 
@@ -94,19 +103,27 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def disconnect(self, code: int) -> None:
         if self.viewer is not None:
-            self.viewer.done = True
-            hub.leave(self.viewer)
+            self.viewer.leave()
 
-    # -- the hub.Socket protocol ------------------------------------------------------
+    # -- what a viewer sends through (fanout.Socket) -----------------------------------
 
     async def send_frame(self, text: str) -> None:
-        # Straight to the server: every viewer gets every frame, and the two layers of
-        # channels' send() cost about a twentieth of a fan-out's CPU (py-spy).
+        # Straight to the server: the two layers of channels' send() cost a measurable
+        # share of a fan-out's CPU (docs/architecture.md).
         await self.base_send({"type": "websocket.send", "text": text})
 
-    async def end(self, code: int, pk: str | None = None) -> None:
+    async def end(self, code: int) -> None:
         """Close with ``code``; a refusal first replaces the page's socket element."""
         reason = REASONS.get(code)
-        if reason is not None and pk is not None:
-            await self.send(text_data=rendering.refusal(pk, str(reason), code))
+        element = self.socket_element_id()
+        if reason is not None and element is not None:
+            await self.send(text_data=refusal(element, str(reason), code))
         await self.close(code)
+
+    def socket_element_id(self) -> str | None:
+        """The id of the page element that opened this socket, if the token said which."""
+        if self.sub is None:
+            return None
+        if self.sub.kind == "list":
+            return LIST_SOCKET
+        return element_id(SOCKET, self.sub.pk)

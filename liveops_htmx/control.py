@@ -11,30 +11,22 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.apps import apps
 from django.db import router, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from liveops_htmx import lists, rendering
 from liveops_htmx.conf import conf
-from liveops_htmx.groups import group_name
+from liveops_htmx.layer import configured_layer
 from liveops_htmx.models import LiveOperation, State
-from liveops_htmx.publisher import get_publisher
+from liveops_htmx.registry import operation_models
+from liveops_htmx.rendering import protocol
+from liveops_htmx.rendering.fragments import UPDATED_PARTS
+from liveops_htmx.workerside.publisher import get_publisher
+from liveops_htmx.workerside.rows import publish_row
 
 if TYPE_CHECKING:
     from channels.layers import BaseChannelLayer
-
-UPDATED_PARTS = tuple(p for p in rendering.PARTS if p != "log")
-
-
-def _layer(layer: BaseChannelLayer | None) -> BaseChannelLayer | None:
-    if layer is not None:
-        return layer
-    from channels.layers import get_channel_layer
-
-    return get_channel_layer(conf.CHANNEL_LAYER)
 
 
 def _write(
@@ -61,14 +53,14 @@ def _write(
         row.seq = base + 1
         row.save(update_fields=[*fields, "seq"])
         with translation.override(row.language or None):
-            message = rendering.update_message(row, base, parts, lifecycle=True, terminal=terminal)
-        target = _layer(layer)
+            message = protocol.update_message(row, base, parts, lifecycle=True, terminal=terminal)
+        target = layer if layer is not None else configured_layer()
         if target is not None:
-            group = group_name(model._meta.label, row.pk)
+            group = message[protocol.GROUP]
             transaction.on_commit(
                 lambda: get_publisher().publish(target, group, message, essential=True), using=db
             )
-            lists.publish_row(row, target, lists.row_message(row))
+            publish_row(row, target)
     for name in [*fields, "seq"]:
         setattr(op, name, getattr(row, name))
     return True
@@ -94,28 +86,6 @@ def request_cancel(op: LiveOperation, layer: BaseChannelLayer | None = None) -> 
     return _write(op, cancel, layer)
 
 
-#: What a restart puts back to its initial value (the operation's own fields stay).
-RESET = {
-    "state": State.PENDING,
-    "status": "",
-    "status_level": "info",
-    "percent": None,
-    "progress": dict,
-    "stage": "",
-    "stage_states": dict,
-    "log_tail": list,
-    "log_count": 0,
-    "regions": dict,
-    "result_context": None,
-    "error": "",
-    "error_detail": "",
-    "cancel_requested": False,
-    "started_at": None,
-    "finished_at": None,
-    "heartbeat_at": None,
-}
-
-
 def restart(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
     """Put a finished ``op`` back to pending (its seq keeps growing); False if it runs.
 
@@ -125,9 +95,10 @@ def restart(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
     def reset(row: LiveOperation) -> tuple[list[str], Iterable[str], bool] | None:
         if not row.is_finished:
             return None
-        for name, value in RESET.items():
-            setattr(row, name, value() if callable(value) else value)
-        return list(RESET), UPDATED_PARTS, False
+        initial = row.initial_values()  # the live fields only: the operation's own stay
+        for name, value in initial.items():
+            setattr(row, name, value)
+        return list(initial), UPDATED_PARTS, False
 
     return _write(op, reset, layer)
 
@@ -152,10 +123,6 @@ def mark_lost(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
         return ["state", "finished_at", "error"], UPDATED_PARTS, True
 
     return _write(op, lose, layer)
-
-
-def operation_models() -> list[type[LiveOperation]]:
-    return [m for m in apps.get_models() if issubclass(m, LiveOperation) and not m._meta.proxy]
 
 
 def reap_lost(layer: BaseChannelLayer | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The abstract model every live operation subclasses."""
+"""The abstract model every live operation subclasses, and the fields the kit owns on it."""
 
 from __future__ import annotations
 
@@ -11,31 +11,71 @@ from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from liveops_htmx.states import ACTIVE_STATES, TERMINAL_STATES, Level, State
+
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
     from liveops_htmx.progress import Progress
 
+__all__ = [
+    "ACTIVE_STATES",
+    "BOOKKEEPING_FIELDS",
+    "CHANGES",
+    "LIVE_FIELDS",
+    "TERMINAL_STATES",
+    "Level",
+    "LiveOperation",
+    "State",
+]
 
-class State(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-    LOST = "lost", _("Lost")
+#: The live field set: what the kit writes as an operation lives (a run, a cancel,
+#: a lost mark), and what a restart puts back to each field's default.
+LIVE_FIELDS: tuple[str, ...] = (
+    "state",
+    "status",
+    "status_level",
+    "percent",
+    "progress",
+    "stage",
+    "stage_states",
+    "log_tail",
+    "log_count",
+    "regions",
+    "result_context",
+    "error",
+    "error_detail",
+    "cancel_requested",
+    "started_at",
+    "finished_at",
+    "heartbeat_at",
+)
+#: Bookkeeping beside the live fields; nobody but the kit sets them either.
+BOOKKEEPING_FIELDS: tuple[str, ...] = ("seq", "created_at")
 
-
-TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.LOST})
-ACTIVE_STATES = frozenset({State.PENDING, State.RUNNING})
-
-
-class Level(models.TextChoices):
-    INFO = "info", _("Info")
-    SUCCESS = "success", _("Success")
-    WARNING = "warning", _("Warning")
-    ERROR = "error", _("Error")
+#: Which live fields each kind of change a worker flushes writes.
+CHANGES: dict[str, tuple[str, ...]] = {
+    "status": ("status", "status_level"),
+    "progress": ("percent", "progress"),
+    "stages": ("stage", "stage_states"),
+    "log": ("log_tail", "log_count"),
+    "regions": ("regions",),
+    "state": (
+        "state",
+        "status",
+        "status_level",
+        "percent",
+        "progress",
+        "stage",
+        "stage_states",
+        "result_context",
+        "error",
+        "error_detail",
+        "started_at",
+        "finished_at",
+    ),
+}
 
 
 class LiveOperation(models.Model):
@@ -105,6 +145,15 @@ class LiveOperation(models.Model):
         from liveops_htmx.runners import start
 
         start(self, runner)
+
+    def initial_values(self) -> dict[str, Any]:
+        """Every live field at its default: what the operation was before it first ran."""
+        values: dict[str, Any] = {}
+        for name in LIVE_FIELDS:
+            field = self._meta.get_field(name)
+            assert isinstance(field, models.Field)
+            values[name] = field.get_default()
+        return values
 
     @property
     def is_finished(self) -> bool:

@@ -14,17 +14,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
 
-from liveops_htmx import lists, rendering, store, values
+from liveops_htmx import values
 from liveops_htmx.conf import conf
-from liveops_htmx.groups import group_name
-from liveops_htmx.models import Level, State
-from liveops_htmx.publisher import get_publisher
+from liveops_htmx.layer import require_layer
+from liveops_htmx.models import CHANGES, Level, State
+from liveops_htmx.rendering import fragments, protocol, templates
+from liveops_htmx.rendering.context import operation_urls
+from liveops_htmx.workerside import persist
+from liveops_htmx.workerside.publisher import get_publisher
+from liveops_htmx.workerside.rows import publish_row
 
 if TYPE_CHECKING:
     from channels.layers import BaseChannelLayer
@@ -35,28 +38,7 @@ T = TypeVar("T")
 
 __all__ = ["OperationCancelled", "Progress", "WebProgress"]
 
-# What each kind of change writes, and which parts it re-renders.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "status": ("status", "status_level"),
-    "progress": ("percent", "progress"),
-    "stages": ("stage", "stage_states"),
-    "log": ("log_tail", "log_count"),
-    "regions": ("regions",),
-    "state": (
-        "state",
-        "status",
-        "status_level",
-        "percent",
-        "progress",
-        "stage",
-        "stage_states",
-        "result_context",
-        "error",
-        "error_detail",
-        "started_at",
-        "finished_at",
-    ),
-}
+# Which parts each kind of change re-renders (what it writes: models.CHANGES).
 PARTS: dict[str, tuple[str, ...]] = {
     "status": ("status",),
     "progress": ("progress",),
@@ -64,7 +46,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "log": (),
     "regions": (),
     # The log part is never re-rendered by an update: lines are only ever appended.
-    "state": tuple(p for p in rendering.PARTS if p != "log"),
+    "state": fragments.UPDATED_PARTS,
 }
 #: Changes a slow viewer must see in turn; the others (status text, progress, custom
 #: regions) are superseded by their next value, latest wins.
@@ -291,7 +273,7 @@ class Progress:
                 next_op.owner_id = self.op.owner_id
             next_op.language = next_op.language or self.op.language
             next_op.save()
-        urls = rendering.operation_urls(next_op)
+        urls = operation_urls(next_op)
         chain = {"model": next_op._meta.label_lower, "pk": str(next_op.pk)}
         chain.update({k: urls[k] for k in ("operation", "widget") if k in urls})
         self.op.result_context = values.dump({"chained_to": chain})
@@ -354,19 +336,10 @@ class WebProgress(Progress):
         interval: float | None = None,
     ) -> None:
         super().__init__(op, clock=clock, interval=interval)
-        if channel_layer is None:
-            from channels.layers import get_channel_layer
-
-            channel_layer = get_channel_layer(conf.CHANNEL_LAYER)
-        if channel_layer is None:
-            raise ImproperlyConfigured(
-                f"No channel layer {conf.CHANNEL_LAYER!r} in CHANNEL_LAYERS: "
-                "live operations need one (the in-memory layer is enough for one process)."
-            )
         if op.pk is None:
             raise ValueError("Save the operation before reporting progress on it.")
-        self.layer = channel_layer
-        self.group = group_name(op._meta.label, op.pk)
+        self.layer = channel_layer if channel_layer is not None else require_layer()
+        self.group = protocol.group_of(op)
         self._row_at = -math.inf
 
     def swap(
@@ -375,10 +348,7 @@ class WebProgress(Progress):
         if (name is None) == (template is None):
             raise TypeError("swap() needs exactly one of name= (a partial) or template=.")
         with translation.override(self.op.language or None):
-            if name is not None:
-                tmpl = rendering._template(self.op, name)
-            else:
-                tmpl = get_template(template)  # type: ignore[arg-type]
+            tmpl = templates.partial(self.op, name) if name else get_template(str(template))
             markup = tmpl.render({"op": self.op, **context})
         self._put_region(selector, markup)
 
@@ -403,11 +373,10 @@ class WebProgress(Progress):
         lifecycle: bool,
         terminal: bool,
     ) -> None:
-        fields = {name for kind in kinds for name in FIELDS[kind]}
-        base, _seq = self._write(fields)
-        names = [p for p in rendering.PARTS if any(p in PARTS[k] for k in kinds)]
+        base, _seq = self._write({name for kind in kinds for name in CHANGES[kind]})
+        names = [p for p in fragments.PARTS if any(p in PARTS[k] for k in kinds)]
         with translation.override(self.op.language or None):
-            message = rendering.update_message(
+            message = protocol.update_message(
                 self.op,
                 base,
                 names,
@@ -417,11 +386,11 @@ class WebProgress(Progress):
                 terminal=terminal,
                 milestone=bool(kinds & MILESTONES),
             )
-        transaction.on_commit(lambda: self._push(message), using=store.db_for(self.op))
+        transaction.on_commit(lambda: self._push(message), using=persist.db_for(self.op))
         now = self.clock()
         if self.op.owner_id is not None and (lifecycle or now - self._row_at >= ROW_INTERVAL):
             self._row_at = now
-            lists.publish_row(self.op, self.layer, lists.row_message(self.op))
+            publish_row(self.op, self.layer)
 
     def _push(self, message: dict[str, Any]) -> None:
         publisher = get_publisher()
@@ -434,7 +403,16 @@ class WebProgress(Progress):
             publisher.flush()
 
     def _write(self, fields: set[str]) -> tuple[int, int]:
-        return store.write(self, fields)
+        return write(self, fields)
 
     def _poll_cancel(self) -> bool:
-        return store.cancel_requested(self.op)
+        return persist.cancel_requested(self.op)
+
+
+def write(progress: Progress, fields: set[str]) -> tuple[int, int]:
+    """Persist ``fields`` of the progress's operation; a row that ended elsewhere stops the run."""
+    try:
+        return persist.write(progress.op, fields)
+    except persist.Ended as ended:
+        progress.finished = True
+        raise OperationCancelled(ended.why) from None

@@ -33,12 +33,13 @@ class CloseCode:
 
     NORMAL = 1000  # the operation finished: nothing more will come
     TOO_BIG = 1009  # a client frame over LIVEOPS["CLIENT_FRAME_MAX"] bytes
-    SERVER_ERROR = 1011  # the channel layer failed; htmx 2 retries this one
+    SERVER_ERROR = 1011  # reading the operation failed; htmx retries this one
     MALFORMED = 4400  # token missing or not a token at all
     BAD_SIGNATURE = 4401  # token altered, or signed with another SECRET_KEY
     FORBIDDEN = 4403  # token for another user, or the user may not see the operation
     NOT_FOUND = 4404  # the operation no longer exists
     EXPIRED = 4410  # token older than LIVEOPS["TOKEN_MAX_AGE"]: reload the page
+    UNAVAILABLE = 4503  # the server has no channel layer for live updates
 
 
 REASONS: dict[int, _StrPromise] = {
@@ -47,16 +48,8 @@ REASONS: dict[int, _StrPromise] = {
     CloseCode.FORBIDDEN: _("Live updates are unavailable for this account."),
     CloseCode.NOT_FOUND: _("This operation no longer exists."),
     CloseCode.EXPIRED: _("Live updates stopped: reload the page to resume them."),
+    CloseCode.UNAVAILABLE: _("Live updates are unavailable on this server."),
 }
-
-
-class SubscriptionRefused(Exception):
-    """The socket may not follow the operation; ``code`` says why."""
-
-    def __init__(self, code: int, pk: str | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.pk = pk
 
 
 @dataclass(frozen=True)
@@ -65,6 +58,19 @@ class Subscription:
     pk: str  # empty for a list
     user_pk: str | None
     kind: str = "op"  # "op": one operation; "list": the user's operations list
+
+
+class SubscriptionRefused(Exception):
+    """The socket may not follow what it asked for; ``code`` says why.
+
+    ``sub`` is the subscription the token named, when it could be read: the refusal
+    notice replaces that subscription's socket element.
+    """
+
+    def __init__(self, code: int, sub: Subscription | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.sub = sub
 
 
 def _user_key(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
@@ -104,16 +110,18 @@ def read_subscription_token(token: str | None) -> Subscription:
         and not (is_list and payload.get("u") is None)
     ):
         raise SubscriptionRefused(CloseCode.MALFORMED)
+    if is_list:
+        sub = Subscription(model="", pk="", user_pk=payload["u"], kind="list")
+    else:
+        sub = Subscription(model=payload["m"], pk=payload["p"], user_pk=payload["u"])
     try:
         signer.unsign(token, max_age=conf.TOKEN_MAX_AGE)
     except signing.SignatureExpired:
-        raise SubscriptionRefused(CloseCode.EXPIRED, payload.get("p")) from None
-    if is_list:
-        return Subscription(model="", pk="", user_pk=payload["u"], kind="list")
-    return Subscription(model=payload["m"], pk=payload["p"], user_pk=payload["u"])
+        raise SubscriptionRefused(CloseCode.EXPIRED, sub) from None
+    return sub
 
 
 def check_user(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None) -> None:
     """Refuse a token minted for someone other than the socket's user."""
     if _user_key(user) != sub.user_pk:
-        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub.pk)
+        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub)

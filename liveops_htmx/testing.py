@@ -16,7 +16,8 @@ from channels.layers import BaseChannelLayer
 from liveops_htmx.execution import execute
 from liveops_htmx.models import LiveOperation
 from liveops_htmx.progress import WebProgress
-from liveops_htmx.publisher import get_publisher
+from liveops_htmx.rendering.protocol import UPDATE
+from liveops_htmx.workerside.publisher import get_publisher
 
 
 class CapturingChannelLayer(BaseChannelLayer):  # type: ignore[misc]
@@ -50,7 +51,7 @@ class CapturingChannelLayer(BaseChannelLayer):  # type: ignore[misc]
         return f"{prefix}capturing"
 
     def messages(
-        self, group: str | None = None, *, type: str = "liveop.update", wait: float = 5.0
+        self, group: str | None = None, *, type: str = UPDATE, wait: float = 5.0
     ) -> list[dict[str, Any]]:
         """Messages sent so far (operation updates by default; ``type="liveop.row"``
         for list rows), to ``group`` if given, once queued pushes are out."""

@@ -11,8 +11,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from liveops_htmx import store
-from liveops_htmx.progress import Progress
+from liveops_htmx.models import CHANGES
+from liveops_htmx.progress import Progress, write
+from liveops_htmx.workerside import persist
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
@@ -92,9 +93,7 @@ class TextProgress(Progress):
         lifecycle: bool,
         terminal: bool,
     ) -> None:
-        from liveops_htmx.progress import FIELDS
-
-        store.write(self, {name for kind in kinds for name in FIELDS[kind]})
+        write(self, {name for kind in kinds for name in CHANGES[kind]})
         op = self.op
         if "status" in kinds and op.status and not terminal:
             self._print(f"[{op.status_level}] {op.status}")
@@ -115,4 +114,4 @@ class TextProgress(Progress):
             self._print(f"{mark} {outcome}" + (f": {detail}" if detail else ""))
 
     def _poll_cancel(self) -> bool:
-        return store.cancel_requested(self.op)
+        return persist.cancel_requested(self.op)

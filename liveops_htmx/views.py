@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.apps import apps
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
@@ -26,6 +25,7 @@ from django.views.generic import CreateView, TemplateView
 from liveops_htmx import control
 from liveops_htmx.conf import conf
 from liveops_htmx.models import LiveOperation
+from liveops_htmx.registry import model_for
 
 
 def template_for(model: type[LiveOperation]) -> str:
@@ -36,11 +36,9 @@ def template_for(model: type[LiveOperation]) -> str:
 
 def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
     try:
-        model_class = apps.get_model(model)
-    except (LookupError, ValueError):
+        model_class = model_for(model)
+    except LookupError:
         raise Http404("No such operation.") from None
-    if not issubclass(model_class, LiveOperation):
-        raise Http404("No such operation.")
     try:
         op = model_class._default_manager.get(pk=pk)
     except (ObjectDoesNotExist, ValidationError, ValueError):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from django.apps import apps
 from django.db import close_old_connections
 from django.utils import translation
 
 from liveops_htmx.execution import execute
-from liveops_htmx.heartbeat import get_heart
-from liveops_htmx.models import LiveOperation
+from liveops_htmx.registry import model_for
+from liveops_htmx.workerside.heartbeat import get_heart
 
 logger = logging.getLogger("liveops_htmx.worker")
 
@@ -19,10 +18,7 @@ def run_by_label(label: str, pk: str) -> None:
     """Run operation ``pk`` of model ``label`` ("app_label.ModelName"), if it still waits."""
     close_old_connections()
     try:
-        model = apps.get_model(label)
-        if not issubclass(model, LiveOperation):
-            raise TypeError(f"{label} is not a LiveOperation")
-        op = model._base_manager.get(pk=pk)
+        op = model_for(label)._base_manager.get(pk=pk)
     except Exception:
         logger.exception("Cannot run %s %s", label, pk)
         return

@@ -5,8 +5,8 @@ import os
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 
-from liveops_htmx.publisher import get_publisher
 from liveops_htmx.testing import CapturingChannelLayer, ManualClock
+from liveops_htmx.workerside.publisher import get_publisher
 from tests import services
 from tests.testapp.models import Report
 

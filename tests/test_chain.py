@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from liveops_htmx import rendering
 from liveops_htmx.progress import WebProgress
+from liveops_htmx.rendering import fragments
 from tests.markup import element
 from tests.testapp.models import Paced, Report
 
@@ -47,7 +47,7 @@ def test_chain_to_finishes_here_and_starts_the_next_in_place(report, layer, sett
 def test_a_chained_operation_renders_as_the_loader_everywhere(report):
     report.state = "succeeded"
     report.result_context = {"chained_to": {"widget": "/w/", "model": "x", "pk": "1"}}
-    assert 'hx-get="/w/"' in rendering.widget(report, "")
-    assert 'hx-get="/w/"' in rendering.snapshot(report)
+    assert 'hx-get="/w/"' in fragments.widget(report, "")
+    assert 'hx-get="/w/"' in fragments.snapshot(report)
     report.result_context = {"chained_to": {"model": "x", "pk": "1"}}  # no urls included
-    assert rendering.snapshot(report).endswith("hidden></div>")
+    assert fragments.snapshot(report).endswith("hidden></div>")

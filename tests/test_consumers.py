@@ -13,11 +13,11 @@ from channels.testing import WebsocketCommunicator
 from django.core import signing
 from django.test.utils import override_settings
 
-from liveops_htmx import hub, snapshots
 from liveops_htmx.consumers import LiveOperationConsumer
-from liveops_htmx.groups import group_name
 from liveops_htmx.progress import WebProgress
+from liveops_htmx.rendering.protocol import operation_group as group_name
 from liveops_htmx.security import make_subscription_token
+from liveops_htmx.serverside import hub, snapshots
 from tests.markup import element
 from tests.testapp.models import Report
 
@@ -323,7 +323,7 @@ async def test_one_subscription_per_process_however_many_viewers(running, user):
     for comm in viewers:
         await comm.receive_from(timeout=TIMEOUT)
     assert len(layer.groups[group]) == 1
-    assert hub.hub_count() == 1
+    assert len(hub.hubs()) == 1
     await call("status", "to all")
     for comm in viewers:
         assert "to all" in await comm.receive_from(timeout=TIMEOUT)
@@ -331,7 +331,7 @@ async def test_one_subscription_per_process_however_many_viewers(running, user):
         await comm.disconnect()
     await asyncio.sleep(0.05)
     assert group not in layer.groups
-    assert hub.hub_count() == 0
+    assert len(hub.hubs()) == 0
 
 
 async def test_operations_on_one_page_do_not_hear_each_other(running, user):

@@ -7,8 +7,8 @@ import pytest
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from liveops_htmx.heartbeat import Heart, get_heart
 from liveops_htmx.progress import WebProgress
+from liveops_htmx.workerside.heartbeat import Heart, get_heart
 from tests.testapp.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)

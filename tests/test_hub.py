@@ -9,9 +9,9 @@ import pytest
 from channels.layers import channel_layers
 from django.test.utils import override_settings
 
-from liveops_htmx import hub
+from liveops_htmx.serverside import hub, subscription
 from tests.layers import FlakyLayer
-from tests.test_consumers import TIMEOUT, closed_with, follow, worker
+from tests.test_consumers import TIMEOUT, follow, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,20 +29,31 @@ def flaky():
     channel_layers.backends.clear()
 
 
-async def test_a_layer_that_cannot_subscribe_closes_1011_without_a_traceback(
-    flaky, report, user, caplog
+@override_settings(LIVEOPS={"WATCHDOG_INTERVAL": 0.1, "PUBLISH_TIMEOUT": 0.3})
+async def test_a_layer_that_refuses_the_join_serves_the_row_until_it_is_back(
+    flaky, report, user, caplog, monkeypatch
 ):
+    monkeypatch.setattr(subscription, "FIRST_TRIES", (0.01,))
     FlakyLayer.fail_group_add = True
+    call = worker(report)
     comm = await follow(report, user)
-    assert (await closed_with(comm))[1] == 1011
+    assert "Pending" in await comm.receive_from(timeout=TIMEOUT)  # the snapshot, no close
+    await call("start")  # pushed to nobody: the row is reread while the layer is down
+    assert "Running" in await comm.receive_from(timeout=TIMEOUT)
+    FlakyLayer.fail_group_add = False  # the layer is back: the next try joins
+    (the_hub,) = hub.hubs()
+    while not the_hub.subscription.joined:
+        await asyncio.sleep(0.05)
+    await call("status", "live again")
+    assert "live again" in await comm.receive_from(timeout=TIMEOUT)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert hub.hub_count() == 0
+    await comm.disconnect()
 
 
 async def test_an_unconfirmed_subscription_warns_and_still_serves(flaky, report, user, caplog):
     FlakyLayer.drop_probes = True
     call = worker(report)
-    with caplog.at_level(logging.WARNING, logger="liveops_htmx.hub"):
+    with caplog.at_level(logging.WARNING, logger="liveops_htmx.serverside"):
         comm = await follow(report, user)
         await comm.receive_from(timeout=TIMEOUT)
     assert "not confirmed" in caplog.text
@@ -67,7 +78,7 @@ async def test_a_receive_failure_is_retried_and_healed_from_the_database(flaky, 
 
 @override_settings(LIVEOPS={"WATCHDOG_INTERVAL": 0.05})
 async def test_memberships_are_renewed(flaky, report, user, monkeypatch):
-    monkeypatch.setattr(hub, "_REJOIN_EVERY", 0.1)
+    monkeypatch.setattr(subscription, "REJOIN_EVERY", 0.1)
     comm = await follow(report, user)
     await comm.receive_from(timeout=TIMEOUT)
     before = FlakyLayer.group_adds
@@ -87,11 +98,11 @@ async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, r
     await comm.disconnect()
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0.5)
-    assert hub.hub_count() == 0
+    assert hub.hubs() == []
 
 
 async def test_viewers_joining_together_share_one_read_of_the_row(report, user, monkeypatch):
-    from liveops_htmx import snapshots
+    from liveops_htmx.serverside import snapshots
 
     reads = []
     real_fetch = snapshots.fetch
@@ -112,11 +123,11 @@ async def test_viewers_joining_together_share_one_read_of_the_row(report, user, 
 async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
     import time
 
-    from liveops_htmx.snapshots import OperationSubject
+    from liveops_htmx.serverside.snapshots import OperationSubject
 
     comm = await follow(report, user)
     await comm.receive_from(timeout=TIMEOUT)
-    (the_hub,) = hub._registry[asyncio.get_running_loop()].values()
+    (the_hub,) = hub.hubs()
     spans = {}
 
     def slow(name):

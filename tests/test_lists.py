@@ -7,9 +7,10 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from liveops_htmx import lists
 from liveops_htmx.consumers import LiveOperationConsumer
+from liveops_htmx.rendering import protocol
 from liveops_htmx.security import make_list_token, read_subscription_token
+from liveops_htmx.serverside import lists
 from tests.markup import element
 from tests.test_consumers import TIMEOUT, closed_with, worker
 from tests.testapp.models import Paced, Report
@@ -78,6 +79,6 @@ def test_progress_rows_are_throttled_lifecycle_rows_are_not(report, layer, clock
         clock.advance(0.2)
         p.percent(10 * i)
     p.status("x")
-    rows = layer.messages(lists.user_group(report.owner_id), type="liveop.row")
+    rows = layer.messages(protocol.user_group(report.owner_id), type="liveop.row")
     assert len(rows) == 1 + 2 + 1  # start, progress once a second, status
     assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from liveops_htmx.outbox import Offer, Outbox, Snapshot
+from liveops_htmx.serverside.outbox import Offer, Outbox, Snapshot
 
 
 def push(seq, parts=None, log=(), *, lifecycle=False, terminal=False, base=None, milestone=None):
@@ -136,7 +136,7 @@ def row(key, seq, html=None):
 
 
 def test_a_list_inserts_new_rows_and_updates_known_ones_in_place():
-    from liveops_htmx.outbox import ListSnapshot, RowOutbox
+    from liveops_htmx.serverside.outbox import ListSnapshot, RowOutbox
 
     box = RowOutbox()
     assert box.offer(row("a", 1)) is Offer.HELD
@@ -154,7 +154,7 @@ def test_a_list_inserts_new_rows_and_updates_known_ones_in_place():
 
 
 def test_a_periodic_list_check_that_finds_nothing_new_sends_nothing():
-    from liveops_htmx.outbox import ListSnapshot, RowOutbox
+    from liveops_htmx.serverside.outbox import ListSnapshot, RowOutbox
 
     box = RowOutbox()
     box.offer_snapshot(ListSnapshot(html="<ul>", rows={"a": 2}))

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from liveops_htmx.control import request_cancel
 from liveops_htmx.execution import execute
 from liveops_htmx.progress import OperationCancelled, WebProgress
-from liveops_htmx.publisher import get_publisher
+from liveops_htmx.workerside.publisher import get_publisher
 from tests.testapp.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -281,9 +281,9 @@ def test_values_marked_safe_pass_through_the_result_and_survive_storage(report, 
     p.result(message=mark_safe("<b>bold</b>"))
     assert "<b>bold</b>" in layer.frames()[-1]
     report.refresh_from_db()
-    from liveops_htmx import rendering
+    from liveops_htmx.rendering import fragments
 
-    assert "<b>bold</b>" in rendering.snapshot(report)
+    assert "<b>bold</b>" in fragments.snapshot(report)
 
 
 def test_result_inside_atomic_is_pushed_only_after_commit(report, layer):
@@ -327,7 +327,7 @@ def test_finishing_twice_is_an_error(report, layer):
 def test_a_failing_layer_does_not_break_the_run(report, layer, caplog):
     layer.failure = OSError("redis is down")
     before = get_publisher().stats["failed"]
-    with caplog.at_level(logging.WARNING, logger="liveops_htmx.publisher"):
+    with caplog.at_level(logging.WARNING, logger="liveops_htmx.workerside.publisher"):
         execute(report, WebProgress(report, layer))
         get_publisher().flush()
     report.refresh_from_db()
@@ -345,9 +345,9 @@ def test_html_escapes_unless_safe_and_regions_persist(report, layer):
     assert 'hx-swap-oob="innerHTML:#summary">&lt;i&gt;x&lt;/i&gt;</div>' in frames[-2]
     assert 'hx-swap-oob="innerHTML:#chart"><svg></svg></div>' in frames[-1]
     report.refresh_from_db()
-    from liveops_htmx import rendering
+    from liveops_htmx.rendering import fragments
 
-    snapshot = rendering.snapshot(report)
+    snapshot = fragments.snapshot(report)
     assert "&lt;i&gt;x&lt;/i&gt;" in snapshot and "<svg></svg>" in snapshot
 
 

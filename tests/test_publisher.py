@@ -8,9 +8,10 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from django.test.utils import override_settings
 
-from liveops_htmx import publisher as publisher_module
-from liveops_htmx.publisher import Publisher
+from liveops_htmx import layer as layers
 from liveops_htmx.testing import CapturingChannelLayer
+from liveops_htmx.workerside import publisher as publisher_module
+from liveops_htmx.workerside.publisher import Publisher
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_pushes_arrive_in_order_and_publish_does_not_wait(pub):
 def test_a_failing_layer_is_counted_and_logged_once_not_per_push(pub, caplog):
     layer = CapturingChannelLayer()
     layer.failure = ConnectionError("down")
-    with caplog.at_level(logging.WARNING, logger="liveops_htmx.publisher"):
+    with caplog.at_level(logging.WARNING, logger="liveops_htmx.workerside.publisher"):
         for i in range(5):
             pub.publish(layer, "g", {"type": "x", "i": i}, essential=True)
         assert pub.flush(5)
@@ -76,7 +77,7 @@ async def test_the_in_memory_layer_is_sent_on_the_loop_that_listens(pub):
     channel = await layer.new_channel()
     await layer.group_add("g", channel)
     loop = asyncio.get_running_loop()
-    pub.bind_loop(layer, loop)
+    layers.listen(layer, loop)
     # Publish from another thread, as a worker thread of this process would.
     await asyncio.to_thread(pub.publish, layer, "g", {"type": "x", "n": 1}, essential=True)
     assert (await asyncio.wait_for(layer.receive(channel), 2))["n"] == 1
@@ -85,7 +86,7 @@ async def test_the_in_memory_layer_is_sent_on_the_loop_that_listens(pub):
         if pub.flush(10):
             break
     assert pub.stats["sent"] == 1
-    pub.unbind_loop(layer, loop)
+    layers.unlisten(layer, loop)
     pub.publish(layer, "g", {"type": "x"}, essential=True)
     assert pub.stats["unheard"] == 1
 
@@ -102,7 +103,7 @@ async def test_a_closed_loop_is_no_target(pub):
     layer = InMemoryChannelLayer()
     dead = asyncio.new_event_loop()
     dead.close()
-    pub.bind_loop(layer, dead)
+    layers.listen(layer, dead)
     pub.publish(layer, "g", {"type": "x"}, essential=True)
     assert pub.stats["unheard"] == 1
 

@@ -5,21 +5,21 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from liveops_htmx import rendering
+from liveops_htmx.rendering import context, fragments, templates
 from tests.markup import element
 from tests.testapp.models import Failing, Report
 
 
 @pytest.fixture(autouse=True)
 def _fresh_resolution():
-    rendering.clear_cache()
+    templates.clear_cache()
     yield
-    rendering.clear_cache()
+    templates.clear_cache()
 
 
 def test_ids_are_stable_and_per_operation(report):
-    assert rendering.dom_id(report, "status") == f"op-status-{report.pk}"
-    assert rendering.ids(report)["log_lines"] == f"op-log-lines-{report.pk}"
+    assert context.dom_id(report, "status") == f"op-status-{report.pk}"
+    assert context.ids(report)["log_lines"] == f"op-log-lines-{report.pk}"
 
 
 @pytest.mark.parametrize(
@@ -31,45 +31,45 @@ def test_ids_are_stable_and_per_operation(report):
     ],
 )
 def test_oob_goes_on_the_root_element(html, expected):
-    assert rendering.with_oob(html, "innerHTML") == expected
+    assert fragments.with_oob(html, "innerHTML") == expected
 
 
 def test_every_part_renders_with_its_id_in_place_and_out_of_band(report):
-    for name in rendering.PARTS:
-        plain = rendering.render_part(report, name)
+    for name in fragments.PARTS:
+        plain = fragments.render_part(report, name)
         assert plain.startswith(f'<div id="op-{name}-{report.pk}"')
         assert "hx-swap-oob" not in plain
-        oob = rendering.render_part(report, name, oob=True)
-        assert oob == rendering.with_oob(plain, "innerHTML")
+        oob = fragments.render_part(report, name, oob=True)
+        assert oob == fragments.with_oob(plain, "innerHTML")
 
 
 def test_a_models_own_template_overrides_one_part_and_keeps_the_rest(report):
     report.state = "succeeded"
     report.result_context = {"message": "12 pages"}
-    result = rendering.render_part(report, "result")
+    result = fragments.render_part(report, "result")
     assert result == f'<div id="op-result-{report.pk}" class="report-result">Report: 12 pages</div>'
-    assert 'class="liveop-status"' in rendering.render_part(report, "status")
-    assert rendering.template_names(report, "result")[0] == "testapp/report_liveop.html#result"
+    assert 'class="liveop-status"' in fragments.render_part(report, "status")
+    assert templates.template_names(report, "result")[0] == "testapp/report_liveop.html#result"
 
 
 def test_an_override_without_the_id_is_a_clear_error(user):
     op = Failing.objects.create(owner=user)
     op.liveop_template = "broken_liveop.html"
     with pytest.raises(ImproperlyConfigured, match='id="op-status-'):
-        rendering.render_part(op, "status")
+        fragments.render_part(op, "status")
 
 
 def test_a_missing_part_everywhere_is_template_does_not_exist(report):
     from django.template import TemplateDoesNotExist
 
     with pytest.raises(TemplateDoesNotExist):
-        rendering.render_part(report, "nonexistent")
+        fragments.render_part(report, "nonexistent")
 
 
 @override_settings(DEBUG=True)
 def test_debug_resolves_every_time(report):
-    rendering.render_part(report, "status")
-    assert rendering._resolved == {}
+    fragments.render_part(report, "status")
+    assert templates._resolved == {}
 
 
 @pytest.mark.parametrize(
@@ -86,20 +86,20 @@ def test_debug_resolves_every_time(report):
     ],
 )
 def test_eta_text(seconds, text):
-    assert rendering.eta_text(seconds) == text
+    assert context.eta_text(seconds) == text
 
 
 def test_progress_of_a_succeeded_operation_is_full(report):
     report.state = "succeeded"
     report.percent = None
-    view = rendering.progress_view(report)
+    view = context.progress_view(report)
     assert view["percent_text"] == "100%"
     assert view["eta_text"] == ""
 
 
 def test_stages_list_declared_ones_first_then_dynamic_ones(report):
     report.stage_states = {"Render": "running", "Extra": "done"}
-    assert rendering.stage_view(report) == [
+    assert context.stage_view(report) == [
         {"name": "Collect", "state": "pending"},
         {"name": "Render", "state": "running"},
         {"name": "Extra", "state": "done"},
@@ -108,8 +108,8 @@ def test_stages_list_declared_ones_first_then_dynamic_ones(report):
 
 def test_a_running_snapshot_has_every_part_and_no_closer(report):
     report.log_tail = [[1, "a"], [2, "<b>"]]
-    html = rendering.snapshot(report)
-    for name in rendering.PARTS:
+    html = fragments.snapshot(report)
+    for name in fragments.PARTS:
         element(html, f"op-{name}-{report.pk}")
     assert '<li value="2">&lt;b&gt;</li>' in html
     assert f"op-socket-{report.pk}" not in html
@@ -119,7 +119,7 @@ def test_a_finished_snapshot_ends_with_the_socket_closer(report):
     report.state = "failed"
     report.error = "boom"
     report.finished_at = timezone.now()
-    html = rendering.snapshot(report)
+    html = fragments.snapshot(report)
     assert html.endswith(f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>')
     assert "boom" in element(html, f"op-error-{report.pk}")
 
@@ -128,26 +128,26 @@ def test_a_finished_snapshot_ends_with_the_socket_closer(report):
 def test_the_traceback_shows_only_in_debug(report):
     report.state = "failed"
     report.error_detail = "Traceback: secret"
-    assert "Traceback: secret" in rendering.render_part(report, "error")
+    assert "Traceback: secret" in fragments.render_part(report, "error")
     with override_settings(DEBUG=False):
-        assert "Traceback" not in rendering.render_part(report, "error")
+        assert "Traceback" not in fragments.render_part(report, "error")
 
 
 def test_compose_puts_the_closer_last_after_log_appends():
     parts = {"socket": "<x>", "status": "<s>"}
-    assert rendering.compose(parts, [(1, 1, "<l>")]) == "<s><l><x>"
+    assert fragments.compose(parts, [(1, 1, "<l>")]) == "<s><l><x>"
 
 
 def test_socket_elements_for_htmx_2_and_4(report):
-    two = rendering.socket_element(report, "/ws/?t=a&b", 2)
+    two = fragments.socket_element(report, "/ws/?t=a&b", 2)
     expected = f'<div id="op-socket-{report.pk}" hx-ext="ws" ws-connect="/ws/?t=a&amp;b" hidden>'
     assert two == expected + "</div>"
-    four = rendering.socket_element(report, "/ws/", 4)
+    four = fragments.socket_element(report, "/ws/", 4)
     assert four == f'<div id="op-socket-{report.pk}" hx-ws:connect="/ws/" hidden></div>'
 
 
 def test_refusal_escapes_its_text():
-    html = rendering.refusal("7", "<bad>", 4403)
+    html = fragments.refusal("op-socket-7", "<bad>", 4403)
     assert "&lt;bad&gt;" in html
     assert 'id="op-socket-7"' in html
 
@@ -155,25 +155,25 @@ def test_refusal_escapes_its_text():
 def test_status_says_cancelling_until_it_is_cancelled(report):
     report.state = "running"
     report.cancel_requested = True
-    assert "Cancelling…" in rendering.render_part(report, "status")
+    assert "Cancelling…" in fragments.render_part(report, "status")
     report.state = "cancelled"
-    assert "Cancelled" in rendering.render_part(report, "status")
+    assert "Cancelled" in fragments.render_part(report, "status")
     op = Failing(pk=report.pk, state="cancelled")  # Report overrides its result part
-    assert "Cancelled." in rendering.render_part(op, "result")
+    assert "Cancelled." in fragments.render_part(op, "result")
 
 
 def test_an_unused_model_renders_the_default_result(user):
     op = Report.objects.create(owner=user)
     op.state = "succeeded"
     op.liveop_template = "nothing/here.html"
-    assert "Done." in rendering.render_part(op, "result")
+    assert "Done." in fragments.render_part(op, "result")
 
 
 @pytest.mark.parametrize(
     ("language", "running", "cancel"), [("fr", "En cours", "Annuler"), ("de", "Läuft", "Abbrechen")]
 )
 def test_an_operation_renders_in_its_own_language(report, language, running, cancel):
-    from liveops_htmx import snapshots
+    from liveops_htmx.serverside import snapshots
 
     report.state = "running"
     report.language = language

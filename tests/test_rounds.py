@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from channels.layers import InMemoryChannelLayer
-
-from liveops_htmx import hub
+from liveops_htmx.serverside import fanout
+from liveops_htmx.serverside.fanout import Fanout, Viewer
 from tests.test_outbox import push, synced
 
 
@@ -26,41 +25,32 @@ class Socket:
         busy(self.cost)  # compressing and writing a frame costs the server CPU
         self.frames.append(text)
 
-    async def end(self, code, pk=None):
+    async def end(self, code):
         pass
 
 
-class Subject:
-    group = "liveop.tests.rounds.1"
-    pk = "1"
-
-    def load(self):
-        return None
-
-
 async def hub_with(count, cost):
-    h = hub.Hub(InMemoryChannelLayer(), Subject())
-    await h.ready
+    h = Fanout(asyncio.get_running_loop())
     sockets = []
     for _ in range(count):
-        viewer = hub.Viewer(Socket(cost), synced(1))
-        viewer.admitted, viewer.hub = True, h
+        viewer = Viewer(Socket(cost), synced(1))
+        viewer.admitted = True
         h.viewers.add(viewer)
         sockets.append(viewer.socket)
     return h, sockets
 
 
 async def settled(h):
-    while h._round_timer is not None or any(v._task or v.outbox.ready() for v in h.viewers):
+    while not h.settled:
         await asyncio.sleep(0.005)
 
 
 async def test_pushes_during_the_pause_after_a_long_round_merge_into_one_frame():
     h, sockets = await hub_with(40, 0.002)  # a round of 80 ms
     loop = asyncio.get_running_loop()
-    h.dispatch(push(2))
-    loop.call_later(0.010, h.dispatch, push(3))  # runs once the round is over: waits
-    loop.call_later(0.100, h.dispatch, push(4))  # within the 40 ms pause: merges
+    h.deliver(push(2))
+    loop.call_later(0.010, h.deliver, push(3))  # runs once the round is over: waits
+    loop.call_later(0.100, h.deliver, push(4))  # within the 40 ms pause: merges
     await settled(h)
     h.stop()
     # Without the pause each viewer would get all three, the lag growing each round.
@@ -70,7 +60,7 @@ async def test_pushes_during_the_pause_after_a_long_round_merge_into_one_frame()
 async def test_short_rounds_never_wait():
     h, sockets = await hub_with(3, 0)
     for seq in (2, 3, 4):
-        h.dispatch(push(seq))
+        h.deliver(push(seq))
         await asyncio.sleep(0.02)  # far longer than any pause a short round could cause
     await settled(h)
     h.stop()
@@ -79,11 +69,11 @@ async def test_short_rounds_never_wait():
 
 
 async def test_a_push_that_arrives_mid_round_reaches_the_viewers_not_yet_served(monkeypatch):
-    monkeypatch.setattr(hub, "ROUND_SLICE", 10)
+    monkeypatch.setattr(fanout, "ROUND_SLICE", 10)
     h, sockets = await hub_with(40, 0.002)  # four slices of 20 ms
     loop = asyncio.get_running_loop()
-    h.dispatch(push(2))
-    loop.call_later(0.010, h.dispatch, push(3))  # during the first slice
+    h.deliver(push(2))
+    loop.call_later(0.010, h.deliver, push(3))  # during the first slice
     await settled(h)
     h.stop()
     got = sorted(tuple(s.frames) for s in sockets)
@@ -94,12 +84,12 @@ async def test_a_push_that_arrives_mid_round_reaches_the_viewers_not_yet_served(
 
 
 async def test_a_round_slices_its_sends_but_the_result_goes_out_in_one_turn(monkeypatch):
-    monkeypatch.setattr(hub, "ROUND_SLICE", 10)
+    monkeypatch.setattr(fanout, "ROUND_SLICE", 10)
     h, sockets = await hub_with(40, 0)
-    h.dispatch(push(2))
+    h.deliver(push(2))
     assert h._round is not None and len(h._round) == 30  # the first slice only
     await settled(h)
-    h.dispatch(push(3, terminal=True))
+    h.deliver(push(3, terminal=True))
     assert h._round is not None and len(h._round) == 0  # everyone, in this turn
     await settled(h)
     h.stop()

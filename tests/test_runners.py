@@ -70,7 +70,7 @@ def test_run_by_label_leaves_finished_and_missing_operations_alone(report, caplo
     run_by_label("testapp.Report", "999999")
     run_by_label("auth.User", "1")
     assert "Cannot run testapp.Report 999999" in caplog.text
-    assert "auth.User is not a LiveOperation" in caplog.text
+    assert "auth.User is not an operation model" in caplog.text
 
 
 @pytest.mark.parametrize(

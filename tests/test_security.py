@@ -40,7 +40,7 @@ def test_the_user_must_match(report, user, other_user, anonymous):
         with pytest.raises(SubscriptionRefused) as info:
             check_user(sub, someone_else)
         assert info.value.code == CloseCode.FORBIDDEN
-        assert info.value.pk == str(report.pk)
+        assert info.value.sub.pk == str(report.pk)
 
 
 @pytest.mark.parametrize("token", [None, "", "abc", "a:b", "a:b:c:d", "é:b:c", "a:b:" + "c" * 300])
@@ -67,7 +67,7 @@ def test_an_old_token_is_4410_and_still_names_its_operation(report, user, monkey
     monkeypatch.undo()
     error = refused(token)
     assert error.code == CloseCode.EXPIRED
-    assert error.pk == str(report.pk)
+    assert error.sub.pk == str(report.pk)
 
 
 @override_settings(LIVEOPS={"TOKEN_MAX_AGE": 5})

@@ -9,7 +9,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory
 from django.test.utils import override_settings
 
-from liveops_htmx import rendering
+from liveops_htmx.rendering import fragments
 from liveops_htmx.security import read_subscription_token
 from tests.markup import element
 
@@ -41,7 +41,7 @@ def test_the_tag_renders_the_snapshot_and_opens_a_socket(report, user, request_f
     assert 'hx-ext="ws"' in socket
     sub = token_of(socket)
     assert (sub.model, sub.pk, sub.user_pk) == ("testapp.Report", str(report.pk), str(user.pk))
-    for name in rendering.PARTS:
+    for name in fragments.PARTS:
         assert "hx-swap-oob" not in element(html, f"op-{name}-{report.pk}")
 
 

@@ -57,7 +57,7 @@ def test_a_failure_exits_1_with_the_safe_message():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nope.Model"], "No model 'nope.Model'"),
+        (["nope.Model"], "'nope.Model' is not a live operation model"),
         (["auth.User"], "not a live operation model"),
         (["testapp.Report", "--nope=1"], "has no field 'nope'"),
         (["testapp.Report", "--state=succeeded"], "has no field 'state'"),

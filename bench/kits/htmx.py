@@ -12,11 +12,11 @@ from django.contrib.auth.models import AnonymousUser
 from bench.kits import counting, pacing
 from bench.kits.sizes import deflated
 from bench.project.htmxapp.models import BenchOp
-from liveops_htmx import rendering
 from liveops_htmx.progress import WebProgress
-from liveops_htmx.publisher import get_publisher
+from liveops_htmx.rendering import fragments
 from liveops_htmx.security import make_subscription_token
 from liveops_htmx.testing import CapturingChannelLayer
+from liveops_htmx.workerside.publisher import get_publisher
 
 
 def sizes(message: dict[str, Any]) -> dict[str, int]:
@@ -139,7 +139,7 @@ class HtmxKit:
     @staticmethod
     def _snapshot(op: BenchOp) -> dict[str, int]:
         op.refresh_from_db()
-        text = rendering.snapshot(op)
+        text = fragments.snapshot(op)
         return {"frame": len(text.encode()), "deflated": deflated(text), "layer": 0}
 
 

@@ -90,10 +90,7 @@ CHANNEL_LAYERS = {
     }
 }
 
-# liveops-htmx: its defaults. BENCH_FAST_REDIS=0 runs it on the layer's own send and
-# receive instead of its Redis shortcuts (for A/B runs of those, bench/README.md).
-if BENCH_SYSTEM == "htmx" and os.environ.get("BENCH_FAST_REDIS") == "0":
-    LIVEOPS = {"FAST_REDIS": False}
+# liveops-htmx: its defaults.
 
 # django-liveops and channels_broadcast: defaults, as in its example project.
 if BENCH_SYSTEM == "djl":

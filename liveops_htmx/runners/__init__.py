@@ -13,6 +13,8 @@ from django.db import router, transaction
 from django.utils.module_loading import import_string
 
 from liveops_htmx.conf import conf
+from liveops_htmx.layer import configured_layer
+from liveops_htmx.workerside.rows import publish_row
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
@@ -46,8 +48,4 @@ def start(op: LiveOperation, runner: str | None = None) -> None:
     db = router.db_for_write(type(op), instance=op)
     transaction.on_commit(lambda: chosen.submit(label, pk), using=db)
     if op.owner_id is not None:  # the owner's list shows it at once
-        from channels.layers import get_channel_layer
-
-        from liveops_htmx import lists
-
-        lists.publish_row(op, get_channel_layer(conf.CHANNEL_LAYER), lists.row_message(op))
+        publish_row(op, configured_layer())

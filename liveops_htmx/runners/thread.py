@@ -1,7 +1,7 @@
 """The embedded default: worker threads in the serving process.
 
 Live with the in-memory channel layer too: pushes from these threads are sent on the
-event loop of the server that listens (see :mod:`liveops_htmx.publisher`).
+event loop of the server that listens (see :mod:`liveops_htmx.workerside.publisher`).
 Operations of a process that exits are marked lost by the heartbeat check.
 """
 

@@ -12,10 +12,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from liveops_htmx import lists, rendering
 from liveops_htmx._compat import register_partial_tags
 from liveops_htmx.conf import conf
+from liveops_htmx.rendering import fragments, rows
 from liveops_htmx.security import make_list_token, make_subscription_token
+from liveops_htmx.serverside.lists import operations_of
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
@@ -52,9 +53,9 @@ def liveop(context: template.Context, op: LiveOperation, htmx: int | None = None
     socket = ""
     if not op.is_finished:
         token = make_subscription_token(_viewer(context), op)
-        socket = rendering.socket_element(op, socket_url(token), version)
+        socket = fragments.socket_element(op, socket_url(token), version)
     with translation.override(op.language or None):
-        return rendering.widget(op, socket)
+        return fragments.widget(op, socket)
 
 
 @register.simple_tag(takes_context=True)
@@ -65,16 +66,16 @@ def liveops_list(context: template.Context, htmx: int | None = None) -> SafeStri
     user = _viewer(context)
     if not user.is_authenticated:
         user = AnonymousUser()
-    ops = lists.operations_of(user.pk) if user.is_authenticated else []
+    ops = operations_of(user.pk) if user.is_authenticated else []
     socket = ""
     if user.is_authenticated:
         version = conf.HTMX_VERSION if htmx is None else int(htmx)
-        socket = rendering.list_socket(socket_url(make_list_token(user)), version)
+        socket = fragments.socket(rows.LIST_SOCKET, socket_url(make_list_token(user)), version)
     return format_html(
         '<div class="liveops-list">{}<ul id="{}" class="liveops-list__rows">{}</ul>{}</div>',
         socket,
-        rendering.LIST_ROWS,
-        lists.rows_html(ops),
+        rows.LIST_ROWS,
+        rows.rows(ops),
         ""
         if ops
         else format_html('<p class="liveops-list__empty">{}</p>', _("No operations yet.")),

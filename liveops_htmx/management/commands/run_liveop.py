@@ -6,19 +6,19 @@ import argparse
 import sys
 from typing import IO, Any
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Field
 
 from liveops_htmx.execution import execute
-from liveops_htmx.models import LiveOperation, State
+from liveops_htmx.models import BOOKKEEPING_FIELDS, LIVE_FIELDS, LiveOperation, State
+from liveops_htmx.registry import model_for
 from liveops_htmx.text import TextProgress
 
 EXIT_CODES = {State.SUCCEEDED: 0, State.FAILED: 1, State.LOST: 1, State.CANCELLED: 130}
 # The live state belongs to the run, not to the command line.
-_STATE_FIELDS = {f.name for f in LiveOperation._meta.get_fields()} - {"owner", "language"}
+_STATE_FIELDS = {*LIVE_FIELDS, *BOOKKEEPING_FIELDS}
 _DJANGO_OPTIONS = {"settings", "pythonpath", "traceback", "no-color", "force-color", "verbosity"}
 
 
@@ -87,9 +87,8 @@ class Command(BaseCommand):
 
     def _model(self, label: str) -> type[LiveOperation]:
         try:
-            model = apps.get_model(label)
-        except (LookupError, ValueError):
-            raise CommandError(f"No model {label!r}; use app_label.ModelName.") from None
-        if not issubclass(model, LiveOperation) or model._meta.abstract:
-            raise CommandError(f"{label} is not a live operation model.")
-        return model
+            return model_for(label)
+        except LookupError:
+            raise CommandError(
+                f"{label!r} is not a live operation model; use app_label.ModelName."
+            ) from None

@@ -8,19 +8,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.utils import translation
 
-from liveops_htmx import control, rendering
-from liveops_htmx.groups import group_name
-from liveops_htmx.models import LiveOperation
-from liveops_htmx.outbox import Snapshot
+from liveops_htmx import control
+from liveops_htmx.registry import model_for
+from liveops_htmx.rendering import fragments, protocol
 from liveops_htmx.security import CloseCode, Subscription, SubscriptionRefused
+from liveops_htmx.serverside.outbox import Snapshot
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
+
+    from liveops_htmx.models import LiveOperation
 
 # The newest snapshot per operation: a connect storm renders it once per seq. The
 # creation time is in the key because a deleted row's pk may be handed out again.
@@ -29,21 +30,15 @@ _cache_lock = threading.Lock()
 _CACHE_MAX = 1024
 
 
-def model_for(label: str) -> type[LiveOperation]:
-    try:
-        model = apps.get_model(label)
-    except (LookupError, ValueError):
-        raise SubscriptionRefused(CloseCode.NOT_FOUND) from None
-    if not issubclass(model, LiveOperation):
-        raise SubscriptionRefused(CloseCode.NOT_FOUND)
-    return model
-
-
 def fetch(label: str, pk: str) -> LiveOperation:
     try:
-        return model_for(label)._default_manager.get(pk=pk)
+        model = model_for(label)
+    except LookupError:
+        raise SubscriptionRefused(CloseCode.NOT_FOUND) from None
+    try:
+        return model._default_manager.get(pk=pk)
     except (ObjectDoesNotExist, ValidationError, ValueError, TypeError):
-        raise SubscriptionRefused(CloseCode.NOT_FOUND, pk) from None
+        raise SubscriptionRefused(CloseCode.NOT_FOUND) from None
 
 
 def of(op: LiveOperation) -> Snapshot:
@@ -56,7 +51,7 @@ def of(op: LiveOperation) -> Snapshot:
     with translation.override(language_of(op)):
         snap = Snapshot(
             seq=op.seq,
-            parts=rendering.snapshot_parts(op),
+            parts=fragments.snapshot_parts(op),
             last_line=op.log_count,
             terminal=op.is_finished,
         )
@@ -109,7 +104,7 @@ def for_viewer(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None)
 
     op = fresh(sub.model, sub.pk)
     if not op.user_can_view(user if user is not None else AnonymousUser()):
-        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub.pk)
+        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub)
     return of(op)
 
 
@@ -130,7 +125,7 @@ class OperationSubject:
 
     @property
     def group(self) -> str:
-        return group_name(self.label, self.pk)
+        return protocol.operation_group(self.label, self.pk)
 
     def load(self) -> Snapshot | None:
         return current(self.label, self.pk)

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveops_htmx import rendering
+from liveops_htmx.rendering.fragments import compose, with_oob
+from liveops_htmx.rendering.rows import row_insert
 
 
 class Offer(enum.Enum):
@@ -50,7 +51,7 @@ class Frame:
 
     def text(self) -> str:
         if self.html is None:
-            self.html = rendering.compose(self.parts, self.log)
+            self.html = compose(self.parts, self.log)
         return self.html
 
 
@@ -178,9 +179,7 @@ class RowOutbox(Outbox):
             return None
         parts = {} if self.snapshot_html is None else {"list": self.snapshot_html}
         for key, (inserting, html) in self.pending.items():
-            parts[key] = (
-                rendering.row_insert(html) if inserting else rendering.with_oob(html, "outerHTML")
-            )
+            parts[key] = row_insert(html) if inserting else with_oob(html, "outerHTML")
         self.snapshot_html = None
         self.pending.clear()
         return Frame(0, parts)

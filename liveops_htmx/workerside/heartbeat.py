@@ -21,12 +21,12 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from liveops_htmx.conf import conf
-from liveops_htmx.models import State
+from liveops_htmx.states import State
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
 
-logger = logging.getLogger("liveops_htmx.heartbeat")
+logger = logging.getLogger("liveops_htmx.workerside.heartbeat")
 
 Key = tuple[type["LiveOperation"], str]
 

@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.db import connections, models, router
 from django.utils import timezone
 
-from liveops_htmx.models import TERMINAL_STATES
+from liveops_htmx.states import TERMINAL_STATES
 
 if TYPE_CHECKING:
     from django.db.models import Field
 
     from liveops_htmx.models import LiveOperation
-    from liveops_htmx.progress import Progress
+
+
+class Ended(Exception):
+    """The row ended without this worker (deleted, cancelled while pending, marked lost)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 def db_for(op: LiveOperation) -> str:
     return router.db_for_write(type(op), instance=op)
 
 
-def write(progress: Progress, fields: set[str]) -> tuple[int, int]:
+def write(op: LiveOperation, fields: Iterable[str]) -> tuple[int, int]:
     """UPDATE ``fields`` of the row at the next seq; return (base, seq).
 
     The WHERE clause names the seq and cancel flag this worker last saw. When another
     writer got there first (a cancel request, a lost mark), no row matches: reread
-    them, learn why, and write again — or stop, if the operation ended elsewhere.
+    both, and write again; ``op`` learns the new cancel flag. Raises :class:`Ended`
+    if the operation ended elsewhere or was deleted.
     """
-    from liveops_htmx.progress import OperationCancelled
-
-    op = progress.op
     alias = db_for(op)
     op.heartbeat_at = timezone.now()
     sql, targets = _update_statement(type(op), alias, frozenset(fields))
@@ -50,11 +56,9 @@ def write(progress: Progress, fields: set[str]) -> tuple[int, int]:
         rows = type(op)._base_manager.using(alias)  # only on a conflict: a queryset costs
         current = rows.filter(pk=op.pk).values("seq", "cancel_requested", "state").first()
         if current is None:
-            progress.finished = True
-            raise OperationCancelled(f"{op} was deleted while it ran.")
+            raise Ended(f"{op} was deleted while it ran.")
         if current["state"] in TERMINAL_STATES:  # marked lost, or cancelled while pending
-            progress.finished = True
-            raise OperationCancelled(f"{op} was finished elsewhere ({current['state']}).")
+            raise Ended(f"{op} was finished elsewhere ({current['state']}).")
         op.seq = current["seq"]
         op.cancel_requested = current["cancel_requested"]
 

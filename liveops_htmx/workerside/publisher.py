@@ -5,7 +5,7 @@ channels_redis keeps its connections per loop, so every push would pay for a fre
 connection (milliseconds). Here a worker process keeps one loop in a daemon thread:
 ``publish()`` only queues (microseconds) and the loop sends in order over warm
 connections. Layers whose queues belong to the serving process's loop (the in-memory
-layer) are sent on that loop instead; :func:`bind_loop` registers it.
+layer) are sent on the loops that listen to them (:func:`liveops_htmx.layer.listen`).
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ import atexit
 import logging
 import os
 import threading
-import weakref
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer
+from channels.layers import BaseChannelLayer
 
-from liveops_htmx import redis_groups
 from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
+from liveops_htmx.layer import listening_loops, loop_bound
 
-logger = logging.getLogger("liveops_htmx.publisher")
+logger = logging.getLogger("liveops_htmx.workerside.publisher")
 
 
 @dataclass
@@ -50,21 +49,10 @@ class Publisher:
         self._pending = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pumps: dict[asyncio.AbstractEventLoop, _Pump] = {}
-        self._owners: weakref.WeakKeyDictionary[BaseChannelLayer, set[asyncio.AbstractEventLoop]]
-        self._owners = weakref.WeakKeyDictionary()
         #: sent, failed (layer error or timeout), dropped (queue full), unheard (no subscriber)
         self.stats: Counter[str] = Counter()
 
     # -- loops -------------------------------------------------------------------
-
-    def bind_loop(self, layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
-        """Record that ``loop`` subscribes to loop-bound ``layer`` (the in-memory one)."""
-        with self._lock:
-            self._owners.setdefault(layer, set()).add(loop)
-
-    def unbind_loop(self, layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            self._owners.get(layer, set()).discard(loop)
 
     def _own_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -77,9 +65,9 @@ class Publisher:
         return self._loop
 
     def _targets(self, layer: BaseChannelLayer) -> list[asyncio.AbstractEventLoop]:
-        if isinstance(layer, InMemoryChannelLayer):
-            # Its queues live on the serving loop; with no loop bound, nobody listens here.
-            return [loop for loop in self._owners.get(layer, ()) if not loop.is_closed()]
+        if loop_bound(layer):
+            # Its queues live on the serving loop; with no loop listening, nobody hears it.
+            return listening_loops(layer)
         return [self._own_loop()]
 
     # -- sending -----------------------------------------------------------------
@@ -117,10 +105,7 @@ class Publisher:
             push = pump.queue.popleft()
             outcome = "sent"
             try:
-                await within(
-                    redis_groups.group_send(push.layer, push.group, push.message),
-                    conf.PUBLISH_TIMEOUT,
-                )
+                await within(push.layer.group_send(push.group, push.message), conf.PUBLISH_TIMEOUT)
             except Exception as exc:  # a push must never break the worker
                 outcome = "failed"
                 self._warn(push, exc)

@@ -1,0 +1,63 @@
+"""The channel layer live operations use, and which event loops listen on it.
+
+Both sides of the flow meet here: the worker side publishes on the layer, the server
+side subscribes to it. The in-memory layer keeps its queues on the loop of the
+process that serves the sockets, so a worker thread must send on that loop: the
+server side says which loops listen (:func:`listen`), the worker side asks
+(:func:`listening_loops`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
+
+from liveops_htmx.conf import conf
+
+
+def configured_layer() -> BaseChannelLayer | None:
+    """The layer named by ``LIVEOPS["CHANNEL_LAYER"]``, or None if there is none."""
+    layer: BaseChannelLayer | None = get_channel_layer(conf.CHANNEL_LAYER)
+    return layer
+
+
+def require_layer() -> BaseChannelLayer:
+    """The configured layer; a clear error where the project has none."""
+    layer = configured_layer()
+    if layer is None:
+        raise ImproperlyConfigured(
+            f"No channel layer {conf.CHANNEL_LAYER!r} in CHANNEL_LAYERS: "
+            "live operations need one (the in-memory layer is enough for one process)."
+        )
+    return layer
+
+
+def loop_bound(layer: BaseChannelLayer) -> bool:
+    """True for a layer whose queues live on the listening process's event loop."""
+    return isinstance(layer, InMemoryChannelLayer)
+
+
+_lock = threading.Lock()
+_listeners: weakref.WeakKeyDictionary[BaseChannelLayer, set[asyncio.AbstractEventLoop]]
+_listeners = weakref.WeakKeyDictionary()
+
+
+def listen(layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+    """Record that ``loop`` receives from loop-bound ``layer``."""
+    with _lock:
+        _listeners.setdefault(layer, set()).add(loop)
+
+
+def unlisten(layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+    with _lock:
+        _listeners.get(layer, set()).discard(loop)
+
+
+def listening_loops(layer: BaseChannelLayer) -> list[asyncio.AbstractEventLoop]:
+    """The open loops that receive from loop-bound ``layer``."""
+    with _lock:
+        return [loop for loop in _listeners.get(layer, ()) if not loop.is_closed()]

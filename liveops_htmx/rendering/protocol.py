@@ -1,0 +1,102 @@
+"""The wire protocol between the worker side and the server side: groups and messages.
+
+Every message names the group it was sent to (``GROUP``): a serving process receives
+the pushes of all the groups it follows on one channel and routes them by it.
+
+``liveop.update``: one write of an operation, ``{"seq", "base", "parts", "log",
+"liveop_html", "lifecycle", "milestone", "terminal"}``. ``liveop.row``: a row of a
+user's list, ``{"key", "seq", "html"}``. ``liveop.probe``: a subscription's round
+trip to itself, ``{"nonce"}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from liveops_htmx.rendering import fragments, rows
+
+if TYPE_CHECKING:
+    from liveops_htmx.models import LiveOperation
+
+UPDATE = "liveop.update"
+ROW = "liveop.row"
+PROBE = "liveop.probe"
+#: The key of every message that names its group.
+GROUP = "group"
+
+_VALID = re.compile(r"^[A-Za-z0-9_.-]{1,99}$")
+
+
+def operation_group(model_label: str, pk: object) -> str:
+    """Name the group of one operation; the model label keeps equal pks of two models apart."""
+    name = f"liveop.{model_label.lower()}.{pk}"
+    if _VALID.match(name):
+        return name
+    # Channels allows only a small alphabet and under 100 characters: hash anything else.
+    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
+    return f"liveop.{digest}"
+
+
+def group_of(op: LiveOperation) -> str:
+    return operation_group(op._meta.label, op.pk)
+
+
+def user_group(user_pk: object) -> str:
+    """Name the group of one user's operations list."""
+    return f"liveops.user.{user_pk}"
+
+
+def update_message(
+    op: LiveOperation,
+    base: int,
+    names: Iterable[str],
+    *,
+    lines: Sequence[tuple[int, str]] = (),
+    regions: Mapping[str, str] | None = None,
+    lifecycle: bool,
+    terminal: bool,
+    milestone: bool | None = None,
+) -> dict[str, Any]:
+    """The message for one write of ``op`` (now at ``op.seq``, built on ``base``).
+
+    ``lifecycle``: flushed at once and never dropped by a full publisher queue.
+    ``milestone`` (default: ``lifecycle``): changes the state or stage, so a slow
+    viewer's waiting frame is never merged past it; a status text is superseded
+    by the next one like a percent is.
+    """
+    parts = fragments.render_parts(op, names, oob=True)
+    for selector, markup in (regions or {}).items():
+        parts[f"region:{selector}"] = fragments.region(selector, markup)
+    log = [(lines[0][0], lines[-1][0], fragments.log_chunk(op, lines))] if lines else []
+    if terminal:
+        parts[fragments.SOCKET] = fragments.terminal_part(op)
+    return {
+        "type": UPDATE,
+        GROUP: group_of(op),
+        "seq": op.seq,
+        "base": base,
+        "liveop_html": fragments.compose(parts, log),
+        "parts": parts,
+        "log": log,
+        "lifecycle": lifecycle,
+        "milestone": lifecycle if milestone is None else milestone or terminal,
+        "terminal": terminal,
+    }
+
+
+def row_message(op: LiveOperation) -> dict[str, Any]:
+    """The message that shows ``op``'s row in its owner's list."""
+    return {
+        "type": ROW,
+        GROUP: user_group(op.owner_id),
+        "key": rows.row_key(op),
+        "seq": op.seq,
+        "html": rows.row(op),
+    }
+
+
+def probe_message(group: str, nonce: str) -> dict[str, Any]:
+    return {"type": PROBE, GROUP: group, "nonce": nonce}

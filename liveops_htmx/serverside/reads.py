@@ -1,0 +1,123 @@
+"""A hub's reads of the database: batched for viewers that join, coalesced for healing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from channels.db import database_sync_to_async
+from django.db import close_old_connections
+
+from liveops_htmx.security import CloseCode
+from liveops_htmx.serverside.fanout import Fanout
+from liveops_htmx.serverside.snapshots import shared_reads
+
+logger = logging.getLogger("liveops_htmx.serverside")
+T = TypeVar("T")
+
+#: Seconds between two rereads when heals are asked for faster than that.
+RESYNC_GAP = 0.1
+
+
+class Subject(Protocol):
+    """What a hub follows: a group, and how to read its snapshot from the database."""
+
+    @property
+    def group(self) -> str: ...
+
+    def load(self) -> Any: ...  # a snapshot, or None if the subject is gone (sync: DB)
+
+
+class Reads:
+    def __init__(self, loop: asyncio.AbstractEventLoop, subject: Subject, fanout: Fanout) -> None:
+        self.loop = loop
+        self.subject = subject
+        self.fanout = fanout
+        self._batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._reader: asyncio.Task[None] | None = None
+        self._resync: asyncio.Task[None] | None = None
+        self._again = False
+        self._stopped = False
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (sync, database) in a batch that starts after this call.
+
+        Viewers joining together share one thread hop and one database connection
+        (and, through :func:`~.snapshots.shared_reads`, one read of the row). A batch
+        under way when a viewer arrives is not joined: its read began before the
+        viewer joined the hub, and a push between the two would fall through the gap.
+        """
+        future: asyncio.Future[T] = self.loop.create_future()
+        self._batch.append((fn, future))
+        if self._reader is None:
+            self._reader = self.loop.create_task(self._read_batches())
+        return await future
+
+    async def _read_batches(self) -> None:
+        try:
+            while self._batch:
+                batch, self._batch = self._batch, []
+                outcomes = await database_sync_to_async(_run_batch)([fn for fn, _ in batch])
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its viewer went away meanwhile
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        except BaseException as exc:  # cancelled with the hub, or the thread pool failed
+            for _, future in self._batch:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"reading failed: {exc!r}"))
+            raise
+        finally:
+            self._reader = None
+
+    def request_resync(self) -> None:
+        """Read the row once for every viewer that is behind (coalesced, rate-limited)."""
+        if self._stopped:
+            return
+        if self._resync is not None:
+            self._again = True
+            return
+        self._resync = self.loop.create_task(self._do_resync())
+
+    async def _do_resync(self) -> None:
+        try:
+            while True:
+                self._again = False
+                snap = await database_sync_to_async(self.subject.load)()
+                for viewer in [v for v in self.fanout.viewers if v.admitted]:
+                    if snap is None:
+                        await viewer.end(CloseCode.NOT_FOUND)
+                    else:
+                        viewer.offer_snapshot(snap)
+                if not self._again or snap is None:
+                    break
+                await asyncio.sleep(RESYNC_GAP)
+        except Exception as exc:
+            logger.warning("Rereading %s failed: %r", self.subject.group, exc)
+        finally:
+            self._resync = None
+
+    def stop(self) -> None:
+        self._stopped = True
+        for task in (self._reader, self._resync):
+            if task is not None:
+                task.cancel()
+
+
+def _run_batch(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    outcomes: list[tuple[bool, Any]] = []
+    with shared_reads():
+        for fn in calls:
+            try:
+                outcomes.append((True, fn()))
+            except Exception as exc:
+                outcomes.append((False, exc))
+    # Close here as well: the wrapper's own close missed this connection when many
+    # viewers joined at once (seen on PostgreSQL: the test database stayed in use).
+    close_old_connections()
+    return outcomes

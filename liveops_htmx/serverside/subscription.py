@@ -1,0 +1,194 @@
+"""A serving process's subscription to one group: join, confirm, keep, and heal.
+
+Joining adds the loop's inbox channel to the group and confirms it with a probe sent
+to the group (the Redis pub/sub layer may return from ``group_add`` before Redis
+listens). A layer that refuses the join is tried again in the background, with a
+growing pause; meanwhile the row is reread every few seconds, so viewers stay
+current from the database and a layer that stays down costs no reconnect storm.
+
+The watchdog rereads the row when nothing was heard for ``WATCHDOG_INTERVAL`` and
+renews the membership every hour (memberships expire on the Redis layers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from channels.layers import BaseChannelLayer
+
+from liveops_htmx.conf import conf
+from liveops_htmx.rendering import protocol
+from liveops_htmx.serverside.inbox import inbox_for
+
+logger = logging.getLogger("liveops_htmx.serverside")
+
+#: Seconds between renewals of a membership (both Redis layers expire them after a day).
+REJOIN_EVERY = 3600.0
+#: Pauses between the first tries to join; after them the subscription runs degraded.
+FIRST_TRIES = (0.2, 0.5)
+#: Longest pause between two tries to join a layer that keeps refusing.
+RETRY_MAX = 30.0
+#: Seconds between rereads of the row while the layer is down.
+POLL_WHILE_DOWN = 2.0
+
+
+class Subscription:
+    """One group, as this loop follows it: hands its messages to ``deliver``."""
+
+    def __init__(
+        self,
+        layer: BaseChannelLayer,
+        group: str,
+        deliver: Callable[[dict[str, Any]], None],
+        heal: Callable[[], None],
+    ) -> None:
+        self.layer = layer
+        self.group = group
+        self.deliver = deliver
+        self._heal = heal
+        self.loop = asyncio.get_running_loop()
+        self.inbox = inbox_for(layer)
+        self.joined = False
+        self.heard_at = self.loop.time()
+        #: Done once the first tries are over, joined or not: viewers need not wait longer.
+        self.ready: asyncio.Future[None] = self.loop.create_future()
+        self._probes: dict[str, asyncio.Future[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._retrying: asyncio.Task[None] | None = None
+        self._stopped = False
+        self._spawn(self._start())
+        self._spawn(self._watch())
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- joining -------------------------------------------------------------------
+
+    async def _join(self) -> None:
+        await self.inbox.join(self.group)
+        self.inbox.attach(self.group, self)
+        self.joined = True
+        await self._confirm()
+
+    async def _start(self) -> None:
+        try:
+            for attempt, pause in enumerate((*FIRST_TRIES, None)):
+                try:
+                    await self._join()
+                    return
+                except Exception as exc:
+                    logger.warning("Joining %s failed (try %d): %r", self.group, attempt + 1, exc)
+                    if pause is not None:
+                        await asyncio.sleep(pause)
+            self._retry()
+        finally:
+            if not self.ready.done():
+                self.ready.set_result(None)
+
+    def _retry(self) -> None:
+        """Keep trying to join, ever less often; viewers are served from the row meanwhile."""
+        self.joined = False
+        if self._retrying is None and not self._stopped:
+            self._retrying = self._spawn(self._keep_trying())
+
+    async def _keep_trying(self) -> None:
+        pause = 1.0
+        try:
+            while True:
+                await asyncio.sleep(pause)
+                try:
+                    await self._join()
+                except Exception as exc:
+                    pause = min(pause * 2, RETRY_MAX)
+                    logger.warning(
+                        "Joining %s failed, next try in %.0f s: %r", self.group, pause, exc
+                    )
+                    continue
+                logger.info("Joined %s again", self.group)
+                self._heal()  # whatever was pushed while the layer was down
+                return
+        finally:
+            self._retrying = None
+
+    async def _confirm(self) -> None:
+        """Wait until a probe sent to the group comes back (or say it did not)."""
+        nonce = uuid.uuid4().hex
+        heard = self._probes[nonce] = self.loop.create_future()
+        try:
+            await self.layer.group_send(self.group, protocol.probe_message(self.group, nonce))
+            await asyncio.wait_for(heard, conf.PUBLISH_TIMEOUT)
+        except Exception as exc:  # the watchdog heals what an unconfirmed subscription misses
+            logger.warning("Subscription to %s not confirmed: %r", self.group, exc)
+        finally:
+            self._probes.pop(nonce, None)
+
+    # -- what the inbox calls ------------------------------------------------------------
+
+    def dispatch(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == protocol.PROBE:
+            heard = self._probes.get(msg.get("nonce", ""))
+            if heard is not None and not heard.done():
+                heard.set_result(None)
+            return
+        self.heard_at = self.loop.time()
+        self.deliver(msg)
+
+    def heal(self) -> None:
+        self.heard_at = self.loop.time()
+        self._heal()
+
+    def recover(self) -> None:
+        """The layer failed: join again, then reread (pushes may have been lost)."""
+        if not self._stopped and self._retrying is None:
+            self._retrying = self._spawn(self._rejoin())
+
+    async def _rejoin(self) -> None:
+        try:
+            await self.inbox.renew(self.group)
+        except Exception as exc:
+            logger.warning("Rejoining %s failed: %r", self.group, exc)
+            self._retrying = None
+            self._retry()
+            return
+        self._retrying = None
+        self.heal()
+
+    # -- keeping it -------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        renewed = self.loop.time()
+        while True:
+            interval = conf.WATCHDOG_INTERVAL if self.joined else POLL_WHILE_DOWN
+            await asyncio.sleep(min(interval, conf.WATCHDOG_INTERVAL))
+            now = self.loop.time()
+            if now - self.heard_at >= interval or not self.joined:
+                self.heal()
+            if self.joined and now - renewed >= REJOIN_EVERY:
+                renewed = now
+                try:
+                    await self.inbox.renew(self.group)
+                except Exception as exc:
+                    logger.warning("Renewing %s failed: %r", self.group, exc)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+        self.inbox.detach(self.group, self)
+        if self.joined:
+            self.loop.create_task(self._leave())
+
+    async def _leave(self) -> None:
+        try:
+            await self.inbox.leave(self.group, self)
+        except Exception as exc:
+            logger.warning("Leaving %s failed: %r", self.group, exc)

@@ -1,0 +1,27 @@
+"""Pushing an operation's row to its owner's list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from liveops_htmx.rendering import protocol
+from liveops_htmx.workerside.persist import db_for
+from liveops_htmx.workerside.publisher import get_publisher
+
+if TYPE_CHECKING:
+    from channels.layers import BaseChannelLayer
+
+    from liveops_htmx.models import LiveOperation
+
+
+def publish_row(op: LiveOperation, layer: BaseChannelLayer | None) -> None:
+    """Render ``op``'s row now and push it to its owner's list once the transaction commits."""
+    if op.owner_id is None or layer is None:
+        return
+    message = protocol.row_message(op)
+    group = message[protocol.GROUP]
+    transaction.on_commit(
+        lambda: get_publisher().publish(layer, group, message, essential=True), using=db_for(op)
+    )
