@@ -52,7 +52,7 @@ PARTS: dict[str, tuple[str, ...]] = {
 #: regions) are superseded by their next value, latest wins.
 MILESTONES = frozenset({"state", "stages"})
 
-#: ``Level.values`` builds a list on every access (4 µs, on every status call).
+#: ``Level.values`` builds a list on every access, and status() is called often.
 LEVELS = frozenset(Level.values)
 
 #: Seconds between two list-row pushes of a progressing operation (state changes: at once).

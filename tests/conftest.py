@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 
@@ -51,10 +49,6 @@ def _drain_publisher():
     get_publisher().flush(5)
 
 
-#: Every Redis key a test run writes starts with this; only these are deleted after it.
-REDIS_PREFIX = f"liveops-test-{os.getpid()}"
-
-
 def redis_unavailable(exc):
     if services.IN_CI:
         pytest.fail(f"CI needs Redis for tier 3: {exc}")
@@ -83,7 +77,7 @@ def redis_url():
     import redis
 
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{REDIS_PREFIX}*"):  # only what this run wrote
+    for key in client.scan_iter(match=f"{services.REDIS_PREFIX}*"):  # only what this run wrote
         client.delete(key)
     client.close()
     if server is not None:

@@ -23,6 +23,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+#: Every Redis key a test run writes starts with this; only these are deleted after it.
+REDIS_PREFIX = f"liveops-test-{os.getpid()}"
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

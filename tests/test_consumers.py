@@ -13,54 +13,15 @@ from channels.testing import WebsocketCommunicator
 from django.core import signing
 from django.test.utils import override_settings
 
-from liveops_htmx.consumers import LiveOperationConsumer
 from liveops_htmx.progress import WebProgress
 from liveops_htmx.rendering.protocol import operation_group as group_name
 from liveops_htmx.security import make_subscription_token
 from liveops_htmx.serverside import hub, snapshots
+from tests.helpers import TIMEOUT, closed_with, follow, socket, worker
 from tests.markup import element
 from tests.testapp.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TIMEOUT = 3
-
-
-def socket(token, user):
-    path = "/asgi/notifications/"
-    if token is not None:
-        path += f"?subscription_token={token}"
-    comm = WebsocketCommunicator(LiveOperationConsumer.as_asgi(), path)
-    comm.scope["user"] = user
-    return comm
-
-
-async def follow(op, user, token_user=None):
-    token = await sync_to_async(make_subscription_token)(token_user or user, op)
-    comm = socket(token, user)
-    connected, _ = await comm.connect(timeout=TIMEOUT)
-    assert connected
-    return comm
-
-
-async def closed_with(comm):
-    """Read frames until the close; return (frames, code)."""
-    frames = []
-    while True:
-        out = await comm.receive_output(timeout=TIMEOUT)
-        if out["type"] == "websocket.close":
-            return frames, out.get("code")
-        frames.append(out["text"])
-
-
-class worker:  # reads as a verb at the call sites
-    """A WebProgress driven from a thread, as a worker would."""
-
-    def __init__(self, op):
-        self.p = WebProgress(op)
-
-    def __call__(self, name, *args, **kwargs):
-        return database_sync_to_async(getattr(self.p, name))(*args, **kwargs)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from liveops_htmx import control
 from liveops_htmx.progress import OperationCancelled, WebProgress
+from tests.helpers import wait_until
 from tests.markup import element
 from tests.testapp.models import Paced, Report
 
@@ -111,7 +111,7 @@ def test_control_writes_never_meet_a_locked_sqlite_database(layer, report):
         [sys.executable, "-c", HAMMER, connection.settings_dict["NAME"], str(other.pk), "3"]
     )
     try:
-        time.sleep(0.3)
+        wait_until(lambda: Report.objects.get(pk=other.pk).status, 10, "the other writer")
         for _ in range(100):
             assert control.request_cancel(Report.objects.get(pk=report.pk), layer)
             assert control.restart(Report.objects.get(pk=report.pk), layer)

@@ -10,8 +10,8 @@ from channels.layers import channel_layers
 from django.test.utils import override_settings
 
 from liveops_htmx.serverside import hub, subscription
+from tests.helpers import TIMEOUT, eventually, follow, socket, worker
 from tests.layers import FlakyLayer
-from tests.test_consumers import TIMEOUT, follow, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,23 +82,20 @@ async def test_memberships_are_renewed(flaky, report, user, monkeypatch):
     comm = await follow(report, user)
     await comm.receive_from(timeout=TIMEOUT)
     before = FlakyLayer.group_adds
-    await asyncio.sleep(0.4)
-    assert FlakyLayer.group_adds > before
+    await eventually(lambda: FlakyLayer.group_adds > before, what="a renewal")
     await comm.disconnect()
 
 
 async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, report, user):
     FlakyLayer.drop_probes = True  # keep the hub waiting for its probe
     from liveops_htmx.security import make_subscription_token
-    from tests.test_consumers import socket
 
     comm = socket(make_subscription_token(user, report), user)
     task = asyncio.ensure_future(comm.connect(timeout=TIMEOUT))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: hub.hubs() != [], what="the hub")
     await comm.disconnect()
     await asyncio.gather(task, return_exceptions=True)
-    await asyncio.sleep(0.5)
-    assert hub.hubs() == []
+    await eventually(lambda: hub.hubs() == [], what="the hub to stop")
 
 
 async def test_viewers_joining_together_share_one_read_of_the_row(report, user, monkeypatch):
@@ -121,6 +118,7 @@ async def test_viewers_joining_together_share_one_read_of_the_row(report, user, 
 
 
 async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
+    import threading
     import time
 
     from liveops_htmx.serverside.snapshots import OperationSubject
@@ -129,10 +127,12 @@ async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
     await comm.receive_from(timeout=TIMEOUT)
     (the_hub,) = hub.hubs()
     spans = {}
+    reading = threading.Event()
 
     def slow(name):
         def run():
             began = time.monotonic()
+            reading.set()
             time.sleep(0.1)
             spans[name] = (began, time.monotonic())
             return name
@@ -140,7 +140,7 @@ async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
         return run
 
     first = asyncio.ensure_future(the_hub.read(slow("first")))
-    await asyncio.sleep(0.03)  # the first batch is in its thread now
+    await asyncio.to_thread(reading.wait, TIMEOUT)  # the first batch is in its thread now
     assert await the_hub.read(slow("second")) == "second"
     assert await first == "first"
     assert spans["second"][0] >= spans["first"][1]  # began after the first read ended

@@ -11,8 +11,8 @@ from liveops_htmx.consumers import LiveOperationConsumer
 from liveops_htmx.rendering import protocol
 from liveops_htmx.security import make_list_token, read_subscription_token
 from liveops_htmx.serverside import lists
+from tests.helpers import TIMEOUT, closed_with, worker
 from tests.markup import element
-from tests.test_consumers import TIMEOUT, closed_with, worker
 from tests.testapp.models import Paced, Report
 
 pytestmark = pytest.mark.django_db(transaction=True)

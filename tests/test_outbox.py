@@ -1,33 +1,7 @@
 from __future__ import annotations
 
 from liveops_htmx.serverside.outbox import Offer, Outbox, Snapshot
-
-
-def push(seq, parts=None, log=(), *, lifecycle=False, terminal=False, base=None, milestone=None):
-    parts = parts if parts is not None else {"progress": f"<p{seq}>"}
-    html = "".join(parts.values()) + "".join(c[2] for c in log)
-    return {
-        "type": "liveop.update",
-        "seq": seq,
-        "base": seq - 1 if base is None else base,
-        "parts": parts,
-        "log": list(log),
-        "liveop_html": html,
-        "lifecycle": lifecycle,
-        **({} if milestone is None else {"milestone": milestone}),
-        "terminal": terminal,
-    }
-
-
-def snap(seq, last_line=0, terminal=False):
-    return Snapshot(seq=seq, parts={"status": f"<s{seq}>"}, last_line=last_line, terminal=terminal)
-
-
-def synced(seq=1, last_line=0):
-    box = Outbox()
-    box.offer_snapshot(snap(seq, last_line))
-    box.pop()
-    return box
+from tests.helpers import push, snap, synced
 
 
 def test_pushes_before_the_first_snapshot_are_held_then_filtered():

@@ -7,7 +7,7 @@ import time
 
 from liveops_htmx.serverside import fanout
 from liveops_htmx.serverside.fanout import Fanout, Viewer
-from tests.test_outbox import push, synced
+from tests.helpers import push, synced
 
 
 def busy(seconds):

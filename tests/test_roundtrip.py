@@ -17,8 +17,7 @@ from django.db import connection
 from websockets.sync.client import connect
 
 from liveops_htmx.security import make_subscription_token
-from tests import processes
-from tests.conftest import REDIS_PREFIX as PREFIX
+from tests import processes, services
 from tests.markup import element
 from tests.testapp.models import Paced
 
@@ -30,7 +29,7 @@ def env_for(redis_url, layer, **extra):
         str(connection.settings_dict["NAME"]),
         LIVEOPS_TEST_LAYER=layer,
         LIVEOPS_TEST_REDIS_URL=redis_url,
-        LIVEOPS_TEST_REDIS_PREFIX=PREFIX,
+        LIVEOPS_TEST_REDIS_PREFIX=services.REDIS_PREFIX,
         **extra,
     )
 
@@ -247,7 +246,7 @@ def celery_broker(redis_url):
     from tests.celery_app import app
 
     app.conf.broker_url = redis_url
-    app.conf.broker_transport_options = {"global_keyprefix": f"{PREFIX}:celery:"}
+    app.conf.broker_transport_options = {"global_keyprefix": f"{services.REDIS_PREFIX}:celery:"}
     yield app
     app.pool.force_close_all()
 
