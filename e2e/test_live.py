@@ -43,6 +43,17 @@ def test_progress_advances_and_result_appears_in_place(page: Page, site: Site) -
     assert len(sockets.opened) == 1, sockets.urls
 
 
+def test_progress_inside_one_transaction_rises_on_the_page(page: Page, site: Site) -> None:
+    """run() does all its work in one atomic() block: the page still sees it move."""
+    op = start(page, site, "atomic", records=60)
+    op.watch("percent", op.percent_selector)
+    expect(op.part("result")).to_contain_text("Imported 60 records.", timeout=TIMEOUT)
+    percents = [p for p in map(percent_of, op.seen("percent")) if p is not None]
+    before_the_end = [p for p in percents if 0 < p < 100]
+    assert len(before_the_end) >= 3, f"percent texts seen: {op.seen('percent')}"
+    assert increasing_run(percents) >= 3
+
+
 def test_finished_operation_shows_result_and_opens_no_socket(page: Page, site: Site) -> None:
     op = start(page, site, "quick", items=10)
     expect(op.part("result")).to_contain_text("Counted 10 items.", timeout=TIMEOUT)

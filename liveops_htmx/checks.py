@@ -148,6 +148,27 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 @register()
+def check_text_columns(**kwargs: Any) -> list[CheckMessage]:
+    """TEXT_MAX promises whole status lines of that length: the column must hold them."""
+    from liveops_htmx.registry import operation_models
+
+    messages: list[CheckMessage] = []
+    for model in operation_models():
+        length = getattr(model._meta.get_field("status"), "max_length", None)
+        if length and length < conf.TEXT_MAX:
+            messages.append(
+                Error(
+                    f"LIVEOPS['TEXT_MAX'] is {conf.TEXT_MAX}, but {model._meta.label}.status "
+                    f"holds {length} characters.",
+                    hint="Lower TEXT_MAX, or give the status field a longer max_length.",
+                    obj=model,
+                    id="liveops_htmx.E008",
+                )
+            )
+    return messages
+
+
+@register()
 def check_runner(**kwargs: Any) -> list[CheckMessage]:
     from django.utils.module_loading import import_string
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext
 
 from liveops_htmx.progress import OperationCancelled, Progress, WebProgress
+from liveops_htmx.workerside import side
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
@@ -25,13 +26,22 @@ def execute(op: LiveOperation, progress: Progress | None = None) -> Progress:
     ``run()`` that returns without finishing succeeds, with its returned mapping (if
     any) as the result context.
     """
-    p = progress if progress is not None else WebProgress(op)
+    try:
+        return _execute(op, progress if progress is not None else WebProgress(op))
+    finally:
+        side.close_all()  # a side connection is per run: let no test or worker keep one
+
+
+def _execute(op: LiveOperation, p: Progress) -> Progress:
     if p.finished:  # cancelled while it waited for a worker
         return p
     if p.cancel_seen:
         p.cancelled()
         return p
-    p.start()
+    try:
+        p.start()
+    except OperationCancelled:  # cancelled (or deleted) between its loading and its start
+        return p
     try:
         returned = op.run(p)
     except OperationCancelled:

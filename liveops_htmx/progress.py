@@ -1,9 +1,15 @@
 """The API ``run(self, p)`` reports through.
 
 :class:`Progress` is transport-neutral: it keeps the operation's live state on the
-instance, coalesces bursts and decides when to flush. :class:`WebProgress` flushes
-by writing the row (one UPDATE), rendering the changed parts once and pushing one
-message to the operation's group after the transaction commits.
+instance, coalesces bursts, decides when to flush, and writes each flush in one
+UPDATE (:mod:`~liveops_htmx.workerside.writer` says where, inside a transaction).
+:class:`WebProgress` also renders the changed parts once and pushes one message to
+the operation's group.
+
+Text from workers is text: status, stage names, log lines, error messages, and the
+label and unit of ``track()`` are kept as plain strings, even when given marked safe,
+so every frame and every snapshot escapes them alike. Each is cut to ``TEXT_MAX``
+characters, and to its column's length where it has one.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from liveops_htmx.rendering.context import operation_urls
 from liveops_htmx.workerside import persist
 from liveops_htmx.workerside.publisher import get_publisher
 from liveops_htmx.workerside.rows import publish_row
+from liveops_htmx.workerside.writer import Writer, Written
 
 if TYPE_CHECKING:
     from channels.layers import BaseChannelLayer
@@ -58,15 +65,33 @@ LEVELS = frozenset(Level.values)
 #: Seconds between two list-row pushes of a progressing operation (state changes: at once).
 ROW_INTERVAL = 1.0
 
+#: Everything a flush can write: what a write after a rollback writes.
+ALL_FIELDS = frozenset(name for names in CHANGES.values() for name in names)
+#: Fields a rollback restores by merging, not by taking the row's value.
+_MERGED = frozenset({"log_tail", "log_count", "stage_states", "regions"})
+
 
 class OperationCancelled(Exception):
     """Raised inside ``run()`` once a cancel was requested; the runner marks it cancelled."""
 
 
-def clip(text: object) -> str:
-    value = str(text)
-    limit = conf.TEXT_MAX
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def text(value: object) -> str:
+    """``value`` as a plain string: a string marked safe loses its mark."""
+    return "".join((str(value),))
+
+
+def clip(value: object, limit: int | None = None) -> str:
+    """``value`` as plain text of at most ``limit`` (default ``TEXT_MAX``) characters."""
+    plain = text(value)
+    limit = conf.TEXT_MAX if limit is None else min(limit, conf.TEXT_MAX)
+    return plain if len(plain) <= limit else plain[: limit - 1] + "…"
+
+
+def column_limit(op: LiveOperation, name: str) -> int | None:
+    """The length of ``op``'s column ``name``, if it has one."""
+    field = op._meta.get_field(name)
+    length = getattr(field, "max_length", None)
+    return int(length) if length else None
 
 
 class Progress:
@@ -93,6 +118,10 @@ class Progress:
         self._lines: list[tuple[int, str]] = []
         self._last_flush = -math.inf
         self._last_poll = -math.inf
+        #: Fields set since the last flush: what a rollback must not take back.
+        self._touched: set[str] = set()
+        self._touched_stages: dict[str, str] = {}
+        self._writer: Writer | None = None
 
     @property
     def cancel_seen(self) -> bool:
@@ -105,10 +134,11 @@ class Progress:
         """Show ``text`` as the operation's status (escaped: it is text, not markup)."""
         if level not in LEVELS:
             raise ValueError(f"level must be one of {Level.values}, not {level!r}")
-        text = clip(text)
-        if (self.op.status, self.op.status_level) == (text, level):
+        shown = clip(text, column_limit(self.op, "status"))
+        if (self.op.status, self.op.status_level) == (shown, level):
             return
-        self.op.status, self.op.status_level = text, level
+        self.op.status, self.op.status_level = shown, level
+        self._touched.update(("status", "status_level"))
         self._flush({"status"}, lifecycle=True)
 
     def percent(self, value: float) -> None:
@@ -126,6 +156,7 @@ class Progress:
         for key in ("done", "total", "eta"):
             detail.pop(key, None)
         self.op.progress = detail
+        self._touched.update(("percent", "progress"))
         self._changed("progress")
 
     def track(
@@ -145,6 +176,8 @@ class Progress:
                 total = len(iterable)  # type: ignore[arg-type]
             except TypeError:
                 total = None
+        label = None if label is None else clip(label)
+        unit = clip(unit)
         started = self.clock()
         self._track(0, total, label, unit, started)
         done = 0
@@ -182,6 +215,7 @@ class Progress:
         else:
             self.op.percent = None
         self.op.progress = detail
+        self._touched.update(("percent", "progress"))
         if final:
             self._flush({"progress"})
         else:
@@ -203,7 +237,7 @@ class Progress:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Mark ``name`` running for the block, then done (or failed if it raises)."""
-        name = clip(name)
+        name = clip(name, column_limit(self.op, "stage"))
         self._set_stage(name, "running", name)
         try:
             yield
@@ -220,6 +254,8 @@ class Progress:
         states[name] = state
         self.op.stage_states = states
         self.op.stage = current
+        self._touched_stages[name] = state
+        self._touched.update(("stage", "stage_states"))
         self._flush({"stages"}, lifecycle=True)
 
     def check_cancelled(self) -> None:
@@ -247,19 +283,23 @@ class Progress:
         """Mark the operation running (the runner calls this before ``run()``)."""
         self.op.state = State.RUNNING
         self.op.started_at = timezone.now()
+        self._touched.update(("state", "started_at"))
         self._flush({"state"}, lifecycle=True)
 
     def result(self, context: Mapping[str, Any] | None = None, **extra: Any) -> None:
         """Finish successfully; the result part renders from ``context`` (kept as JSON)."""
         merged = {**(context or {}), **extra}
         self.op.result_context = values.dump(merged)
+        self._touched.add("result_context")
         if self.op.percent is not None or self.op.progress:
             self.op.percent = 100.0
+            self._touched.add("percent")
         self._finish(State.SUCCEEDED)
 
     def error(self, message: object) -> None:
         """Finish as failed, showing ``message`` (escaped)."""
         self.op.error = clip(message)
+        self._touched.update(("error", "error_detail"))
         self._finish(State.FAILED)
 
     def chain_to(self, next_op: LiveOperation) -> None:
@@ -277,6 +317,7 @@ class Progress:
         chain = {"model": next_op._meta.label_lower, "pk": str(next_op.pk)}
         chain.update({k: urls[k] for k in ("operation", "widget") if k in urls})
         self.op.result_context = values.dump({"chained_to": chain})
+        self._touched.add("result_context")
         self._finish(State.SUCCEEDED)
         next_op.start()
 
@@ -290,6 +331,7 @@ class Progress:
         self.op.state = state
         self.op.stage = ""
         self.op.finished_at = timezone.now()
+        self._touched.update(("state", "stage", "finished_at"))
         self._flush({"state"}, lifecycle=True, terminal=True)
 
     # -- flushing ----------------------------------------------------------------------
@@ -306,6 +348,57 @@ class Progress:
         self._dirty, self._lines, self._changed_regions = set(), [], {}
         self._last_flush = self.clock()
         self.emit(kinds, lines, regions, lifecycle=lifecycle, terminal=terminal)
+        self._touched.clear()
+        self._touched_stages.clear()
+
+    def save(
+        self,
+        kinds: set[str],
+        lines: list[tuple[int, str]],
+        regions: dict[str, str],
+        *,
+        terminal: bool,
+    ) -> tuple[Written, list[tuple[int, str]], bool]:
+        """Write a flush: return how, its log lines, and whether it had to reset.
+
+        After a rollback the operation is put back to what its row holds, but for
+        what was set since the last flush, and written whole: viewers that saw what
+        was rolled back get all of it replaced (a reset). The new seq is above every
+        seq viewers may hold.
+        """
+        if self._writer is None:
+            self._writer = Writer(self.op)
+        fields = {name for kind in kinds for name in CHANGES[kind]}
+        try:
+            try:
+                return self._writer.write(self.op, fields, terminal=terminal), lines, False
+            except persist.RolledBack as rolled:
+                seen = self.op.seq
+                lines = self.restore(rolled.row, lines, regions)
+                written = self._writer.write(self.op, ALL_FIELDS, terminal=terminal, seq_above=seen)
+                return written, lines, True
+        except persist.Ended as ended:
+            self.finished = True
+            raise OperationCancelled(ended.why) from None
+
+    def restore(
+        self, row: Mapping[str, Any], lines: list[tuple[int, str]], regions: dict[str, str]
+    ) -> list[tuple[int, str]]:
+        """Take back what a rollback took back; return this flush's lines, renumbered."""
+        op = self.op
+        for name, value in row.items():
+            if name not in self._touched and name not in _MERGED:
+                setattr(op, name, value)
+        op.stage_states = {**(row["stage_states"] or {}), **self._touched_stages}
+        op.regions = {**(row["regions"] or {}), **regions}
+        first = int(row["log_count"])
+        renumbered = [(first + i, line) for i, (_, line) in enumerate(lines, start=1)]
+        op.log_count = first + len(renumbered)
+        tail = [*(row["log_tail"] or []), *(list(entry) for entry in renumbered)]
+        op.log_tail = tail[-conf.LOG_TAIL :]
+        if not op.is_finished:  # what finished it was rolled back
+            self.finished = False
+        return renumbered
 
     def emit(
         self,
@@ -317,6 +410,7 @@ class Progress:
         terminal: bool,
     ) -> None:
         """Report what changed since the last flush (subclasses: persist, print, push)."""
+        self.save(kinds, lines, regions, terminal=terminal)
         if terminal:
             self.finished = True
 
@@ -325,7 +419,7 @@ class Progress:
 
 
 class WebProgress(Progress):
-    """Persist each flush in one UPDATE, render it once, push it after commit."""
+    """Persist each flush in one UPDATE, render it once, push it to the viewers."""
 
     def __init__(
         self,
@@ -373,24 +467,32 @@ class WebProgress(Progress):
         lifecycle: bool,
         terminal: bool,
     ) -> None:
-        base, _seq = self._write({name for kind in kinds for name in CHANGES[kind]})
-        names = [p for p in fragments.PARTS if any(p in PARTS[k] for k in kinds)]
+        written, lines, reset = self.save(kinds, lines, regions, terminal=terminal)
         with translation.override(self.op.language or None):
-            message = protocol.update_message(
-                self.op,
-                base,
-                names,
-                lines=lines,
-                regions=regions,
-                lifecycle=lifecycle,
-                terminal=terminal,
-                milestone=bool(kinds & MILESTONES),
-            )
-        transaction.on_commit(lambda: self._push(message), using=persist.db_for(self.op))
+            if reset:
+                message = protocol.reset_message(self.op, written.base)
+            else:
+                message = protocol.update_message(
+                    self.op,
+                    written.base,
+                    [p for p in fragments.PARTS if any(p in PARTS[k] for k in kinds)],
+                    lines=lines,
+                    regions=regions,
+                    lifecycle=lifecycle,
+                    terminal=terminal,
+                    milestone=bool(kinds & MILESTONES),
+                    full=not written.committed,
+                )
+        if written.at_once:
+            self._push(message)
+        else:
+            transaction.on_commit(lambda: self._push(message), using=persist.db_for(self.op))
         now = self.clock()
-        if self.op.owner_id is not None and (lifecycle or now - self._row_at >= ROW_INTERVAL):
+        if self.op.owner_id is not None and (
+            lifecycle or reset or now - self._row_at >= ROW_INTERVAL
+        ):
             self._row_at = now
-            publish_row(self.op, self.layer)
+            publish_row(self.op, self.layer, at_once=written.at_once)
 
     def _push(self, message: dict[str, Any]) -> None:
         publisher = get_publisher()
@@ -402,17 +504,5 @@ class WebProgress(Progress):
             self.finished = True
             publisher.flush()
 
-    def _write(self, fields: set[str]) -> tuple[int, int]:
-        return write(self, fields)
-
     def _poll_cancel(self) -> bool:
         return persist.cancel_requested(self.op)
-
-
-def write(progress: Progress, fields: set[str]) -> tuple[int, int]:
-    """Persist ``fields`` of the progress's operation; a row that ended elsewhere stops the run."""
-    try:
-        return persist.write(progress.op, fields)
-    except persist.Ended as ended:
-        progress.finished = True
-        raise OperationCancelled(ended.why) from None

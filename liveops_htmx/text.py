@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sized
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from liveops_htmx.models import CHANGES
-from liveops_htmx.progress import Progress, write
+from liveops_htmx.progress import Progress
 from liveops_htmx.workerside import persist
 
 if TYPE_CHECKING:
@@ -93,7 +92,7 @@ class TextProgress(Progress):
         lifecycle: bool,
         terminal: bool,
     ) -> None:
-        write(self, {name for kind in kinds for name in CHANGES[kind]})
+        _written, lines, _reset = self.save(kinds, lines, regions, terminal=terminal)
         op = self.op
         if "status" in kinds and op.status and not terminal:
             self._print(f"[{op.status_level}] {op.status}")

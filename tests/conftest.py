@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 
 from liveops_htmx.testing import CapturingChannelLayer, ManualClock
+from liveops_htmx.workerside import side
 from liveops_htmx.workerside.publisher import get_publisher
 from tests import services
 from tests.testapp.models import Report
@@ -47,6 +48,7 @@ def clock():
 def _drain_publisher():
     yield
     get_publisher().flush(5)
+    side.close_all()  # tests that drive WebProgress by hand leave no side connection open
 
 
 def redis_unavailable(exc):

@@ -151,3 +151,33 @@ def test_log_appends_never_share_a_frame_with_a_whole_log():
     assert first.text() == "<whole log 1-3>"
     assert second.text() == "<s2><p3><l4>"
     assert box.pop() is None
+
+
+def test_a_push_whose_row_lags_is_taken_whole_by_a_viewer_behind_it():
+    box = synced(3)
+    lagging = push(9, {"progress": "<p9>"}, base=8)  # written in a transaction not yet committed
+    lagging["full"] = {"parts": {"status": "<s9>", "progress": "<p9>"}, "last_line": 4}
+    assert box.offer(lagging) is Offer.QUEUED
+    assert box.pop().text() == "<s9><p9>"
+    assert (box.last_seq, box.last_line) == (9, 4)
+    assert box.offer(push(10)) is Offer.QUEUED  # and builds on it from then on
+
+
+def test_a_viewer_in_step_takes_only_the_change_of_a_lagging_push():
+    box = synced(8)
+    lagging = push(9, {"progress": "<p9>"}, base=8)
+    lagging["full"] = {"parts": {"status": "<s9>", "progress": "<p9>"}, "last_line": 0}
+    box.offer(lagging)
+    assert box.pop().text() == "<p9>"
+
+
+def test_a_reset_replaces_whatever_a_viewer_holds_when_it_is_newer():
+    box = synced(12, last_line=7)  # pushes that a rollback took back
+    reset = push(13, {"status": "<s13>", "log": "<log 1-2>"}, base=5)
+    reset.update(reset=True, last_line=2)
+    assert box.offer(reset) is Offer.QUEUED
+    assert box.pop().text() == "<s13><log 1-2>"
+    assert (box.last_seq, box.last_line) == (13, 2)
+    stale = push(13, base=5)
+    stale.update(reset=True, last_line=2)
+    assert box.offer(stale) is Offer.STALE

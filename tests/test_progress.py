@@ -8,12 +8,15 @@ import re
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from liveops_htmx.control import request_cancel
 from liveops_htmx.execution import execute
 from liveops_htmx.progress import OperationCancelled, WebProgress
+from liveops_htmx.rendering import fragments
 from liveops_htmx.workerside.publisher import get_publisher
+from tests.markup import element
 from tests.testapp.models import Report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -276,13 +279,46 @@ def test_worker_text_is_escaped(report, layer, call, field):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+BOLD = "<b>bold</b>"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: p.status(mark_safe(BOLD)),
+        lambda p: p.status(format_html("{}", mark_safe(BOLD))),
+        lambda p: p.error(mark_safe(BOLD)),
+        lambda p: p.stage(mark_safe(BOLD)).__enter__(),
+        lambda p: list(p.track([1], label=mark_safe(BOLD), unit=mark_safe(BOLD))),
+        lambda p: p.log(mark_safe(BOLD)),
+    ],
+    ids=["status", "format_html", "error", "stage", "track", "log"],
+)
+def test_worker_text_marked_safe_is_still_text_live_and_in_snapshots(report, layer, call):
+    p = started(report, layer, interval=0)
+    call(p)
+    report.refresh_from_db()
+    live = layer.frames()[-1]
+    everything = "".join(layer.frames())
+    for html in (everything, fragments.snapshot(report), "".join(m["html"] for m in rows(layer))):
+        assert BOLD not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in everything
+    # The part the live frame carried is the part a later viewer gets.
+    for part in ("status", "progress", "stages", "error"):
+        dom_id = f"op-{part}-{report.pk}"
+        if dom_id in live:
+            assert element(live, dom_id) == element(fragments.snapshot(report), dom_id)
+
+
+def rows(layer):
+    return layer.messages(type="liveop.row")
+
+
 def test_values_marked_safe_pass_through_the_result_and_survive_storage(report, layer):
     p = started(report, layer)
     p.result(message=mark_safe("<b>bold</b>"))
     assert "<b>bold</b>" in layer.frames()[-1]
     report.refresh_from_db()
-    from liveops_htmx.rendering import fragments
-
     assert "<b>bold</b>" in fragments.snapshot(report)
 
 

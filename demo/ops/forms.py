@@ -6,4 +6,5 @@ KINDS = {
     "flaky": ("Flaky", []),
     "long": ("LongImport", ["records"]),
     "pipeline": ("Pipeline", []),
+    "atomic": ("AtomicImport", ["records"]),
 }

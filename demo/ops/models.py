@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -102,3 +102,37 @@ class Pipeline(LiveOperation):
             time.sleep(0.05)
         p.log(gettext("Handing over to the report"))
         p.chain_to(Report(rows=12))
+
+
+class AtomicImport(LiveOperation):
+    """Imports all its records in one transaction: all or nothing, and live all along."""
+
+    records = models.PositiveIntegerField(_("records"), default=120)
+
+    class Meta:
+        verbose_name = _("all-or-nothing import")
+
+    def run(self, p: Progress) -> None:
+        p.status(gettext("Importing in one transaction"))
+        with transaction.atomic():
+            label, unit = gettext("Records"), gettext("records")
+            for i in p.track(range(self.records), label=label, unit=unit):
+                ImportedRecord.objects.create(operation=self, number=i + 1)
+                if i % 40 == 0:
+                    p.log(gettext("Imported %(n)d records") % {"n": i + 1})
+                time.sleep(0.05)
+        p.result(message=gettext("Imported %(n)d records.") % {"n": self.records})
+
+
+class ImportedRecord(models.Model):
+    """A record an :class:`AtomicImport` writes inside its transaction."""
+
+    operation = models.ForeignKey(AtomicImport, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = _("imported record")
+
+    def __str__(self) -> str:
+        return f"#{self.number}"

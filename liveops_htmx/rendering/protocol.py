@@ -4,7 +4,9 @@ Every message names the group it was sent to (``GROUP``): a serving process rece
 the pushes of all the groups it follows on one channel and routes them by it.
 
 ``liveop.update``: one write of an operation, ``{"seq", "base", "parts", "log",
-"liveop_html", "lifecycle", "milestone", "terminal"}``. ``liveop.row``: a row of a
+"liveop_html", "lifecycle", "milestone", "terminal"}``; ``"full": {"parts",
+"last_line"}`` where the row lags behind the push (see ``update_message``); and for a
+reset (every part, after a rollback) ``"reset": True, "last_line"``. ``liveop.row``: a row of a
 user's list, ``{"key", "seq", "html"}``. ``liveop.probe``: a subscription's round
 trip to itself, ``{"nonce"}``.
 """
@@ -59,13 +61,16 @@ def update_message(
     lifecycle: bool,
     terminal: bool,
     milestone: bool | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """The message for one write of ``op`` (now at ``op.seq``, built on ``base``).
 
     ``lifecycle``: flushed at once and never dropped by a full publisher queue.
     ``milestone`` (default: ``lifecycle``): changes the state or stage, so a slow
     viewer's waiting frame is never merged past it; a status text is superseded
-    by the next one like a percent is.
+    by the next one like a percent is. ``full``: the message also carries every part,
+    for viewers whose snapshot is older than ``base`` (the row lags behind: the write
+    waits for a commit).
     """
     parts = fragments.render_parts(op, names, oob=True)
     for selector, markup in (regions or {}).items():
@@ -73,7 +78,7 @@ def update_message(
     log = [(lines[0][0], lines[-1][0], fragments.log_chunk(op, lines))] if lines else []
     if terminal:
         parts[fragments.SOCKET] = fragments.terminal_part(op)
-    return {
+    message = {
         "type": UPDATE,
         GROUP: group_of(op),
         "seq": op.seq,
@@ -84,6 +89,32 @@ def update_message(
         "lifecycle": lifecycle,
         "milestone": lifecycle if milestone is None else milestone or terminal,
         "terminal": terminal,
+    }
+    if full:
+        message["full"] = {"parts": fragments.snapshot_parts(op), "last_line": op.log_count}
+    return message
+
+
+def reset_message(op: LiveOperation, base: int) -> dict[str, Any]:
+    """The message that replaces everything a viewer shows of ``op`` (after a rollback).
+
+    Its parts are a snapshot's, the whole log included; a viewer takes it whenever its
+    seq is newer, whatever it holds (``reset``), and continues the log after ``last_line``.
+    """
+    parts = fragments.snapshot_parts(op)
+    return {
+        "type": UPDATE,
+        GROUP: group_of(op),
+        "seq": op.seq,
+        "base": base,
+        "liveop_html": fragments.compose(parts),
+        "parts": parts,
+        "log": [],
+        "lifecycle": True,
+        "milestone": True,
+        "terminal": op.is_finished,
+        "reset": True,
+        "last_line": op.log_count,
     }
 
 

@@ -75,6 +75,15 @@ class Outbox:
         seq: int = msg["seq"]
         if seq <= self.last_seq:
             return Offer.STALE
+        if msg.get("reset"):  # every part, whatever this viewer holds: a snapshot
+            self._take(
+                Snapshot(seq, msg["parts"], int(msg["last_line"]), bool(msg.get("terminal")))
+            )
+            return Offer.QUEUED
+        full = msg.get("full")
+        if msg["base"] > self.last_seq and full is not None:  # the row lags: take it whole
+            self._take(Snapshot(seq, full["parts"], int(full["last_line"]), False))
+            return Offer.QUEUED
         if msg["base"] > self.last_seq:
             self.synced = False
             self.held.append(msg)
@@ -113,15 +122,18 @@ class Outbox:
     def offer_snapshot(self, snap: Snapshot) -> list[Offer]:
         """Take ``snap`` if it is newer, then replay what was held; return the replay's outcomes."""
         if snap.seq > self.last_seq:
-            self.frames.clear()
-            self.frames.append(
-                Frame(snap.seq, dict(snap.parts), terminal=snap.terminal, closed=snap.terminal)
-            )
-            self.last_seq = snap.seq
-            self.last_line = snap.last_line
+            self._take(snap)
         self.synced = True
         held, self.held = self.held, []
         return [self.offer(msg) for msg in held]
+
+    def _take(self, snap: Snapshot) -> None:
+        self.frames.clear()
+        self.frames.append(
+            Frame(snap.seq, dict(snap.parts), terminal=snap.terminal, closed=snap.terminal)
+        )
+        self.last_seq = snap.seq
+        self.last_line = snap.last_line
 
     def pop(self) -> Frame | None:
         return self.frames.popleft() if self.frames else None

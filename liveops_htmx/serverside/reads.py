@@ -19,6 +19,9 @@ T = TypeVar("T")
 
 #: Seconds between two rereads when heals are asked for faster than that.
 RESYNC_GAP = 0.1
+#: The longest pause between rereads that find the row unchanged (pushes ahead of a
+#: commit: a viewer that joined during a transaction waits for the commit).
+RESYNC_GAP_MAX = 2.0
 
 
 class Subject(Protocol):
@@ -85,6 +88,7 @@ class Reads:
         self._resync = self.loop.create_task(self._do_resync())
 
     async def _do_resync(self) -> None:
+        pause, last = RESYNC_GAP, None
         try:
             while True:
                 self._again = False
@@ -96,7 +100,14 @@ class Reads:
                         viewer.offer_snapshot(snap)
                 if not self._again or snap is None:
                     break
-                await asyncio.sleep(RESYNC_GAP)
+                seq = getattr(snap, "seq", None)
+                pause = (
+                    min(pause * 2, RESYNC_GAP_MAX)
+                    if seq is not None and seq == last
+                    else RESYNC_GAP
+                )
+                last = seq
+                await asyncio.sleep(pause)
         except Exception as exc:
             logger.warning("Rereading %s failed: %r", self.subject.group, exc)
         finally:

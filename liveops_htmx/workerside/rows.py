@@ -16,12 +16,19 @@ if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
 
 
-def publish_row(op: LiveOperation, layer: BaseChannelLayer | None) -> None:
-    """Render ``op``'s row now and push it to its owner's list once the transaction commits."""
+def publish_row(
+    op: LiveOperation, layer: BaseChannelLayer | None, *, at_once: bool = False
+) -> None:
+    """Render ``op``'s row now and push it to its owner's list: at once, or after commit."""
     if op.owner_id is None or layer is None:
         return
     message = protocol.row_message(op)
     group = message[protocol.GROUP]
-    transaction.on_commit(
-        lambda: get_publisher().publish(layer, group, message, essential=True), using=db_for(op)
-    )
+
+    def push() -> None:
+        get_publisher().publish(layer, group, message, essential=True)
+
+    if at_once:
+        push()
+    else:
+        transaction.on_commit(push, using=db_for(op))
