@@ -296,3 +296,32 @@ def test_a_killed_worker_is_marked_lost_and_no_page_spins(core_live, celery_brok
         after = read_all(late)
     assert after.code == 1000
     assert 'data-state="lost"' in after.frames[0]
+
+
+@pytest.mark.parametrize("layer", ["redis", "pubsub"])
+def test_a_layer_that_stays_down_keeps_the_socket_open_and_the_page_current(own_redis, layer):
+    """No reconnect storm: the viewer is served from the row until the layer is back."""
+    from liveops_htmx.progress import WebProgress
+    from liveops_htmx.testing import CapturingChannelLayer
+
+    own_redis.stop()
+    env = env_for(own_redis.url, layer, LIVEOPS_TEST_WATCHDOG="1")
+    live = Live(env, processes.uvicorn_server(env).start())
+    try:
+        op = Paced.objects.create(steps=40, delay=0.05)
+        with live.connect(op) as ws:
+            assert f'id="op-status-{op.pk}"' in ws.recv(timeout=20)  # the snapshot, no close
+            p = WebProgress(op, CapturingChannelLayer())  # its pushes reach nobody
+            p.start()
+            p.status("written while the layer is down")
+            frame = ""
+            while "written while the layer is down" not in frame:
+                frame = ws.recv(timeout=10)  # the row, reread
+            own_redis.start()
+            worker = live.worker(op)
+            seen = read_all(ws, timeout=60)
+        assert worker.wait(60) == 0, worker.output()
+        assert seen.code == 1000, "one socket from the first snapshot to the result"
+        assert "40 steps" in element(seen.frames[-1], f"op-result-{op.pk}")
+    finally:
+        live.stop()

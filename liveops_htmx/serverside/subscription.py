@@ -20,6 +20,7 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer
 
+from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
 from liveops_htmx.rendering import protocol
 from liveops_htmx.serverside.inbox import inbox_for
@@ -72,7 +73,8 @@ class Subscription:
     # -- joining -------------------------------------------------------------------
 
     async def _join(self) -> None:
-        await self.inbox.join(self.group)
+        # A layer whose server does not answer must not keep viewers from their snapshot.
+        await within(self.inbox.join(self.group), conf.PUBLISH_TIMEOUT)
         self.inbox.attach(self.group, self)
         self.joined = True
         await self._confirm()
