@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN := .run
 
-.PHONY: install demo demo-redis test lint tiers tiers-sqlite tiers-postgres e2e wheel-check bench bench-quick messages clean
+.PHONY: install demo demo-redis test lint tiers tiers-sqlite tiers-postgres tiers-django6 \
+	django6-suite e2e wheel-check bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,32 @@ tiers-postgres: install
 
 tiers: tiers-sqlite tiers-postgres
 
+# Tiers 1-2 (no Redis, no worker processes) on SQLite, on Django 6.x and the newest of
+# these Pythons (Django 6 needs 3.12+), in a venv of its own. Without any of them: one
+# line, and nothing else is skipped. The venv is rebuilt when pyproject.toml changes.
+DJANGO6_PYTHONS := python3.13 python3.12
+DJANGO6_VENV := .venv-django6
+
+tiers-django6:
+	@python=$$(.ci/newest-python $(DJANGO6_PYTHONS)); \
+	if [ -z "$$python" ]; then \
+		echo "tiers-django6: skipped, this machine has none of $(DJANGO6_PYTHONS)"; \
+		exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory django6-suite DJANGO6_PYTHON="$$python"
+
+$(DJANGO6_VENV)/.installed: pyproject.toml
+	$(DJANGO6_PYTHON) -m venv --clear $(DJANGO6_VENV)
+	$(DJANGO6_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DJANGO6_VENV)/bin/python -m pip install -q -e . --group test
+	$(DJANGO6_VENV)/bin/python -m pip install -q -U "Django>=6,<7"
+	touch $@
+
+django6-suite: $(DJANGO6_VENV)/.installed
+	@$(DJANGO6_VENV)/bin/python -c 'import django, platform as p; \
+	print("tiers-django6: Python", p.python_version(), "Django", django.get_version())'
+	$(DJANGO6_VENV)/bin/python -m pytest -q -m "not redis"
+
 wheel-check: install
 	rm -rf build/wheel build/wheel-venv build/wheel-app
 	$(BIN)/python -m pip wheel -q --no-deps . -w build/wheel
@@ -53,7 +80,7 @@ wheel-check: install
 e2e: install
 	$(BIN)/python -m pytest -q -p no:django e2e
 
-test: lint tiers wheel-check e2e bench-quick
+test: lint tiers tiers-django6 wheel-check e2e bench-quick
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import django
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,6 +21,10 @@ SECRET_KEY = os.environ.get("DEMO_SECRET_KEY", "demo-only-not-secret")
 DEBUG = os.environ.get("DEMO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
+# Django 6 has template partials and the Tasks framework built in; before it, their
+# backports are apps (django-tasks-db's backend then runs on the django_tasks one).
+BACKPORT_APPS = ["template_partials", "django_tasks"] if django.VERSION < (6, 0) else []
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -28,8 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "template_partials",
-    "django_tasks",
+    *BACKPORT_APPS,
     "django_tasks_db",
     "liveops_htmx",
     "demo.ops",

@@ -42,16 +42,17 @@ def check_partials(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E002",
             )
         ]
+    # Built in or not, the bundled templates must load with their partials.
     try:
         get_template("liveops_htmx/liveop.html#status")
     except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
+        hint = "Keep APP_DIRS (or the app directories loader) on the Django template engine"
+        if not BUILTIN_PARTIALS:
+            hint += f", and let {PARTIALS_APP}'s loader wrap your loaders"
         return [
             Error(
                 f"The liveops_htmx partials cannot be loaded: {exc}",
-                hint=(
-                    "Keep APP_DIRS (or the app directories loader) on the Django template "
-                    "engine, and let the partials loader wrap your loaders."
-                ),
+                hint=f"{hint}.",
                 id="liveops_htmx.E002",
             )
         ]

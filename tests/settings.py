@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "liveops-htmx-tests-only"
 DEBUG = False
@@ -21,6 +23,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 LANGUAGE_CODE = "en"
 
+# Django 6 has template partials and the Tasks framework built in; before it, their
+# backports are apps (django-tasks-db's backend then runs on the django_tasks one).
+BACKPORT_APPS = ["template_partials", "django_tasks"] if django.VERSION < (6, 0) else []
+
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
@@ -29,8 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "django_htmx",
-    "template_partials",
-    "django_tasks",
+    *BACKPORT_APPS,
     "django_tasks_db",
     "liveops_htmx",
     "tests.testapp",

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import sys
+
+import django
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test.utils import override_settings
 
 from liveops_htmx import checks
+
+#: Django 6 has template partials built in; before it, django-template-partials' app is needed.
+PARTIALS_ARE_AN_APP = django.VERSION < (6, 0)
 
 
 def ids(messages):
@@ -31,14 +37,34 @@ def test_a_layer_alias_that_is_not_configured_is_e001():
     assert ids(checks.check_channel_layer()) == ["liveops_htmx.E001"]
 
 
-def test_missing_partials_app_is_e002():
+def test_the_partials_app_is_in_the_test_project_before_django_6_only():
+    from django.conf import settings
+
+    assert ("template_partials" in settings.INSTALLED_APPS) is PARTIALS_ARE_AN_APP
+
+
+def test_without_the_partials_app_e002_before_django_6_only():
     from django.conf import settings
 
     apps_without = [a for a in settings.INSTALLED_APPS if a != "template_partials"]
     with override_settings(INSTALLED_APPS=apps_without):
-        (error,) = checks.check_partials()
-    assert error.id == "liveops_htmx.E002"
-    assert "template_partials" in error.hint
+        messages = checks.check_partials()
+    if PARTIALS_ARE_AN_APP:
+        (error,) = messages
+        assert error.id == "liveops_htmx.E002"
+        assert "template_partials" in error.hint
+    else:
+        assert messages == []
+
+
+def test_the_bundled_partials_load_and_render():
+    from django.template.loader import get_template
+
+    html = get_template("liveops_htmx/liveop.html#status").render({"ids": {"status": "s-1"}})
+    assert html.strip().startswith('<div id="s-1" class="liveop-status"')
+    assert "liveop-progress" not in html  # the partial alone, not the whole file
+    # On Django 6 the partials are Django's own: nothing imports the backport.
+    assert ("template_partials" in sys.modules) is PARTIALS_ARE_AN_APP
 
 
 def test_templates_that_cannot_load_the_partials_are_e002():
@@ -46,6 +72,11 @@ def test_templates_that_cannot_load_the_partials_are_e002():
     with override_settings(TEMPLATES=[engine]):
         (error,) = checks.check_partials()
     assert error.id == "liveops_htmx.E002"
+    assert "liveops_htmx/liveop.html" in error.msg
+    assert "APP_DIRS" in error.hint
+    # The backport's loader is advice for Django < 6 only.
+    assert ("template_partials" in error.hint) is PARTIALS_ARE_AN_APP
+    assert ("partials" in error.hint) is PARTIALS_ARE_AN_APP
 
 
 @pytest.mark.parametrize(
@@ -80,12 +111,16 @@ def test_project_warnings():
         assert ids(checks.check_project()) == ["liveops_htmx.W002", "liveops_htmx.W003"]
 
 
+# From Django 6, `check` runs the model checks against every database (JSONField asks
+# SQLite whether it supports JSON), so the command needs database access.
+@pytest.mark.django_db
 @override_settings(CHANNEL_LAYERS={})
 def test_the_check_command_stops_on_e001():
     with pytest.raises(SystemCheckError, match=r"liveops_htmx\.E001"):
         call_command("check")
 
 
+@pytest.mark.django_db
 def test_the_check_command_passes_on_the_test_project():
     call_command("check")
 

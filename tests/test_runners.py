@@ -7,6 +7,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from liveops_htmx import runners
+from liveops_htmx._compat import tasks_module
 from liveops_htmx.checks import check_runner
 from liveops_htmx.runners.thread import ThreadRunner
 from liveops_htmx.worker import run_by_label
@@ -98,10 +99,10 @@ def test_celery_and_django_tasks_runners_enqueue(report, monkeypatch):
 
     assert runners.get_runner("celery") is celery_runner.runner
     assert runners.get_runner("django_tasks") is tasks_runner.runner
-    # Enqueued through the real task APIs; tier 3 runs real workers on them.
-    with override_settings(
-        TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    ):
+    # Enqueued through the real task APIs; tier 3 runs real workers on them. The backend
+    # is of the same framework as the task: django.tasks on Django 6, the backport before.
+    immediate = f"{tasks_module().__name__}.backends.immediate.ImmediateBackend"
+    with override_settings(TASKS={"default": {"BACKEND": immediate}}):
         tasks_runner.runner.submit("testapp.Report", str(report.pk))
     report.refresh_from_db()
     assert report.state == "succeeded"
