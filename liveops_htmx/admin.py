@@ -7,6 +7,7 @@ after ``django.contrib.admin``). Subclass it to register your own.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import admin, messages
@@ -21,12 +22,30 @@ from liveops_htmx.registry import operation_models
 
 
 class LiveOperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("__str__", "owner", "state", "status", "percent", "created_at", "finished_at")
+    list_display = (
+        "__str__",
+        "owner",
+        "state",
+        "current_status",
+        "progress_percent",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("state",)
     readonly_fields = LIVE_FIELDS + BOOKKEEPING_FIELDS
     search_fields = ("status", "error")
     date_hierarchy = "created_at"
     actions = ["cancel_selected"]
+
+    @admin.display(description=_("status"), ordering="status")
+    def current_status(self, op: LiveOperation) -> str:
+        """What the page shows: a finished operation's last status text is not news."""
+        return "" if op.is_finished else op.status
+
+    @admin.display(description=_("progress"), ordering="percent")
+    def progress_percent(self, op: LiveOperation) -> str:
+        percent = 100.0 if op.state == "succeeded" else op.percent
+        return "" if percent is None else f"{math.floor(percent):d}%"
 
     @admin.action(description=_("Cancel the selected operations"))
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

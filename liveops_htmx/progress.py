@@ -256,7 +256,13 @@ class Progress:
         self.op.stage = current
         self._touched_stages[name] = state
         self._touched.update(("stage", "stage_states"))
-        self._flush({"stages"}, lifecycle=True)
+        kinds = {"stages"}
+        if state == "running" and (self.op.percent is not None or self.op.progress):
+            # A new stage starts its own count: the last stage's tracker is not its own.
+            self.op.percent, self.op.progress = None, {}
+            self._touched.update(("percent", "progress"))
+            kinds.add("progress")
+        self._flush(kinds, lifecycle=True)
 
     def check_cancelled(self) -> None:
         """Raise :class:`OperationCancelled` if a cancel was requested."""
@@ -331,7 +337,9 @@ class Progress:
         self.op.state = state
         self.op.stage = ""
         self.op.finished_at = timezone.now()
-        self._touched.update(("state", "stage", "finished_at"))
+        # What a tracker counted belongs to the run; a finished operation shows its end.
+        self.op.progress = {}
+        self._touched.update(("state", "stage", "finished_at", "progress"))
         self._flush({"state"}, lifecycle=True, terminal=True)
 
     # -- flushing ----------------------------------------------------------------------

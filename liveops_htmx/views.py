@@ -7,7 +7,6 @@ its existence does not leak.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -19,6 +18,7 @@ from django.shortcuts import redirect
 from django.template import Context, Template
 from django.template.response import TemplateResponse
 from django.utils import translation
+from django.utils.html import format_html
 from django.views import View
 from django.views.generic import CreateView, TemplateView
 
@@ -29,9 +29,14 @@ from liveops_htmx.registry import model_for
 
 
 def template_for(model: type[LiveOperation]) -> str:
-    """``<app_label>/<model_snake>.html`` for ``model`` (``LongImport`` -> ``long_import``)."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
-    return f"{model._meta.app_label}/{snake}.html"
+    """``<app_label>/<model_name>.html`` for ``model`` (``LongImport`` -> ``longimport``).
+
+    Django's own naming, as for the partials (``<app_label>/<model_name>_liveop.html``).
+    """
+    return f"{model._meta.app_label}/{model._meta.model_name}.html"
+
+
+BUNDLED_PAGE = "liveops_htmx/operation.html"
 
 
 def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
@@ -49,11 +54,11 @@ def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
 
 
 class OperationView(View):
-    """The operation's page: ``<app_label>/<model_snake>.html``, else the bundled one."""
+    """The operation's page: ``<app_label>/<model_name>.html``, else the bundled one."""
 
     def get(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
         op = get_operation(request, model, pk)
-        names = [template_for(type(op)), "liveops_htmx/operation.html"]
+        names = [template_for(type(op)), BUNDLED_PAGE]
         return TemplateResponse(request, names, {"op": op, "base_template": conf.BASE_TEMPLATE})
 
 
@@ -65,7 +70,38 @@ class WidgetView(View):
 
     def get(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
         op = get_operation(request, model, pk)
-        return HttpResponse(_WIDGET.render(Context({"op": op, "request": request})))
+        html = _WIDGET.render(Context({"op": op, "request": request}))
+        if _on_bundled_page(request):  # a chain or a run again: the heading names the new one
+            html += format_html('<h1 id="{}" hx-swap-oob="true">{}</h1>', HEADING, op)
+        return HttpResponse(html)
+
+
+#: The id of the bundled operation page's heading.
+HEADING = "liveop-heading"
+
+
+def _on_bundled_page(request: HttpRequest) -> bool:
+    """True when htmx asks from an operation page that renders the bundled template."""
+    from urllib.parse import urlsplit
+
+    from django.template.loader import select_template
+    from django.urls import Resolver404, resolve
+
+    current = request.headers.get("HX-Current-URL")
+    if not current:
+        return False
+    try:
+        match = resolve(urlsplit(current).path)
+    except Resolver404:
+        return False
+    if match.view_name != "liveops_htmx:operation":
+        return False
+    try:
+        model = model_for(match.kwargs["model"])
+    except LookupError:
+        return False
+    page = select_template([template_for(model), BUNDLED_PAGE])
+    return bool(page.origin.template_name == BUNDLED_PAGE)
 
 
 def _back(request: HttpRequest, op: LiveOperation) -> HttpResponse:

@@ -57,3 +57,23 @@ def test_liveops_before_the_admin_is_w005(settings):
     after = apps_list.index("liveops_htmx") + 1
     settings.INSTALLED_APPS = [*apps_list[:after], "django.contrib.admin", *apps_list[after:]]
     assert "liveops_htmx.W005" in [m.id for m in check_project()]
+
+
+def test_the_changelist_shows_percent_as_the_page_does_and_no_stale_status(
+    staff_client, user, layer
+):
+    running = Report.objects.create(owner=user, title="running")
+    p = WebProgress(running, layer, interval=0)
+    p.start()
+    p.status("Crunching numbers")
+    p.percent(42.7)
+    finished = Report.objects.create(owner=user, title="finished")
+    done = WebProgress(finished, layer)
+    done.start()
+    done.status("Last words")
+    done.result()
+    html = staff_client.get("/admin/testapp/report/").content.decode()
+    assert "42%" in html and "42.7" not in html
+    assert "Crunching numbers" in html
+    assert "100%" in html and "100.0" not in html
+    assert "Last words" not in html

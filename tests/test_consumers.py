@@ -114,15 +114,15 @@ async def test_a_token_for_a_model_that_is_no_operation_closes_4404(user):
 
 async def test_a_mid_run_viewer_gets_the_real_state_at_once(running, user):
     report, call = running
-    await call("status", "Halfway")
-    await call("percent", 42)
-    await call("log", "first line")
 
-    def one_stage():  # the stage flushes at once, carrying the coalesced percent and log
+    def one_stage():
         with call.p.stage("Collect"):
             pass
 
     await database_sync_to_async(one_stage)()
+    await call("percent", 42)
+    await call("log", "first line")
+    await call("status", "Halfway")  # flushes at once, carrying the coalesced percent and log
     comm = await follow(report, user)
     snapshot = await comm.receive_from(timeout=TIMEOUT)
     assert 'value="42.0"' in element(snapshot, f"op-progress-{report.pk}")

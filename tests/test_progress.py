@@ -148,13 +148,14 @@ def test_a_million_item_track_writes_and_pushes_a_handful_of_times(report, layer
     layer.clear()
     with CaptureQueriesContext(connection) as queries:
         total = sum(1 for _ in p.track(range(1_000_000), label="Items"))
+        counted = Report.objects.get(pk=report.pk).progress
         p.result()
     writes, sends = len(updates(queries)), len(layer.messages())
     assert total == 1_000_000
     assert 1 <= writes < 100
     assert sends == writes  # one write, one push
+    assert counted["done"] == 1_000_000
     report.refresh_from_db()
-    assert report.progress["done"] == 1_000_000
     assert report.percent == 100.0
 
 
@@ -422,3 +423,17 @@ def test_a_uuid_key_and_own_table_are_written_through(layer):
     assert op.log_tail == [[1, "a line"]] and op.heartbeat_at is not None
     assert op.seq == layer.messages()[-1]["seq"]
     assert f'id="op-status-{op.pk}"' in layer.messages()[1]["liveop_html"]
+
+
+def test_a_new_stage_starts_without_the_last_stages_tracker(report, layer):
+    p = started(report, layer, interval=0)
+    with p.stage("Collect"):
+        list(p.track(range(20), label="Rows"))
+    with p.stage("Render"):
+        frame = layer.frames()[-1]
+        progress = element(frame, f"op-progress-{report.pk}")
+        assert "Rows" not in progress and "20/20" not in progress
+    p.result()
+    report.refresh_from_db()
+    shown = element(fragments.snapshot(report), f"op-progress-{report.pk}")
+    assert "Rows" not in shown and "100%" in shown

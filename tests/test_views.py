@@ -148,3 +148,22 @@ def test_the_list_needs_a_login_and_shows_only_the_users_operations(
     assert f"liveop-row-testapp-report-{theirs.pk}" not in html
     assert 'id="liveops-socket" hx-ext="ws"' in html
     assert html.count("ws-connect") == 1  # one socket for the whole list
+
+
+def test_a_widget_swapped_into_the_bundled_page_renames_its_heading(owner_client, report):
+    widget = f"{page(report)}widget/"
+    on_page = owner_client.get(
+        widget, headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + page(report)}
+    )
+    assert f'<h1 id="liveop-heading" hx-swap-oob="true">{report}</h1>' in on_page.content.decode()
+    elsewhere = owner_client.get(
+        widget, headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/elsewhere/"}
+    )
+    assert "liveop-heading" not in elsewhere.content.decode()
+
+
+def test_a_models_page_template_is_named_after_its_model_name():
+    from liveops_htmx.views import template_for
+    from tests.testapp.models import Keyed
+
+    assert template_for(Keyed) == "testapp/keyed.html"
