@@ -91,6 +91,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E004",
             )
         )
+    if user.get("HTMX_SCRIPTS") is not None:
+        messages += _check_htmx_scripts(user["HTMX_SCRIPTS"])
     numbers = (
         "TOKEN_MAX_AGE",
         "LOG_TAIL",
@@ -130,6 +132,43 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+_ABSOLUTE = ("/", "http://", "https://")
+_SCRIPTS_HINT = (
+    "Name the scripts in load order, htmx first and then its ws extension: static paths "
+    "(e.g. ['vendor/htmx.min.js', 'vendor/ext/hx-ws.min.js']) or URLs starting with '/', "
+    "'http://' or 'https://'. None loads django-htmx's bundled copies."
+)
+
+
+def _check_htmx_scripts(scripts: Any) -> list[CheckMessage]:
+    def error(problem: str) -> list[CheckMessage]:
+        message = f"LIVEOPS['HTMX_SCRIPTS'] {problem}"
+        return [Error(message, hint=_SCRIPTS_HINT, id="liveops_htmx.E008")]
+
+    if not isinstance(scripts, (list, tuple)):
+        return error(f"must be a list of script paths or URLs, not {scripts!r}.")
+    if not scripts:
+        return error("is empty: the pages would load no htmx.")
+    bad = [s for s in scripts if not isinstance(s, str) or not s or s != s.strip()]
+    if bad:
+        return error(f"must hold non-empty strings without surrounding spaces, not {bad!r}.")
+    if not apps.is_installed("django.contrib.staticfiles"):
+        return []
+    from django.contrib.staticfiles import finders
+
+    missing = [s for s in scripts if not s.startswith(_ABSOLUTE) and not finders.find(s)]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"LIVEOPS['HTMX_SCRIPTS'] names static files that no finder finds: "
+            f"{', '.join(missing)}.",
+            hint="Check the paths against STATICFILES_DIRS and the apps' static folders.",
+            id="liveops_htmx.W007",
+        )
+    ]
 
 
 @register()
