@@ -11,7 +11,7 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
 from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
-from liveops_htmx.conf import DEFAULTS, conf
+from liveops_htmx.conf import DEFAULTS, SCRIPT_URL_PREFIXES, conf
 
 
 @register()
@@ -134,7 +134,6 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-_ABSOLUTE = ("/", "http://", "https://")
 _SCRIPTS_HINT = (
     "Name the scripts in load order, htmx first and then its ws extension: static paths "
     "(e.g. ['vendor/htmx.min.js', 'vendor/ext/hx-ws.min.js']) or URLs starting with '/', "
@@ -158,7 +157,7 @@ def _check_htmx_scripts(scripts: Any) -> list[CheckMessage]:
         return []
     from django.contrib.staticfiles import finders
 
-    missing = [s for s in scripts if not s.startswith(_ABSOLUTE) and not finders.find(s)]
+    missing = [s for s in scripts if not s.startswith(SCRIPT_URL_PREFIXES) and not finders.find(s)]
     if not missing:
         return []
     return [
@@ -244,12 +243,15 @@ def check_redis_timeout(**kwargs: Any) -> list[CheckMessage]:
 @register()
 def check_project(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    if not apps.is_installed("django_htmx"):
+    user = getattr(settings, "LIVEOPS", None) or {}
+    own_scripts = isinstance(user, dict) and user.get("HTMX_SCRIPTS") is not None
+    if not own_scripts and not apps.is_installed("django_htmx"):
         messages.append(
             Warning(
                 "django_htmx is not in INSTALLED_APPS.",
                 hint="Add it to load htmx and its ws extension: "
-                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}.',
+                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}, '
+                "or name your own in LIVEOPS['HTMX_SCRIPTS'].",
                 id="liveops_htmx.W002",
             )
         )

@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: An HTMX_SCRIPTS entry starting with one of these is used as it is, not as a static path.
+SCRIPT_URL_PREFIXES = ("/", "http://", "https://")
+
+
 class LiveopsSettings:
     """Typed view of ``settings.LIVEOPS`` over :data:`DEFAULTS`."""
 

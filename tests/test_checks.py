@@ -114,6 +114,15 @@ def test_project_warnings():
         assert ids(checks.check_project()) == ["liveops_htmx.W002", "liveops_htmx.W003"]
 
 
+def test_own_htmx_scripts_need_no_django_htmx():
+    from django.conf import settings
+
+    apps_without = [a for a in settings.INSTALLED_APPS if a != "django_htmx"]
+    liveops = {"HTMX_SCRIPTS": ["/js/htmx.min.js", "/js/hx-ws.min.js"]}
+    with override_settings(INSTALLED_APPS=apps_without, LIVEOPS=liveops):
+        assert ids(checks.check_project()) == []
+
+
 @override_settings(CHANNEL_LAYERS={})
 def test_the_check_command_stops_on_e001():
     with pytest.raises(SystemCheckError, match=r"liveops_htmx\.E001"):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from liveops_htmx import lists, rendering
 from liveops_htmx._compat import register_partial_tags
-from liveops_htmx.conf import conf
+from liveops_htmx.conf import SCRIPT_URL_PREFIXES, conf
 from liveops_htmx.security import make_list_token, make_subscription_token
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def script_url(path: str) -> str:
     """A URL (or a path from the site's root) as it is; anything else is a static path."""
     from django.templatetags.static import static
 
-    return path if path.startswith(("/", "http://", "https://")) else static(path)
+    return path if path.startswith(SCRIPT_URL_PREFIXES) else static(path)
 
 
 @register.simple_tag(takes_context=True)
