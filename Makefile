@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN := .run
 
 .PHONY: install demo demo-redis test lint tiers tiers-sqlite tiers-postgres tiers-django6 \
-	django6-suite e2e wheel-check bench bench-quick messages clean
+	django6-suite e2e htmx-release wheel-check bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +77,13 @@ wheel-check: install
 	mkdir -p build/wheel-app && cp -r tests/testapp build/wheel-app/testapp
 	cd build/wheel-app && PYTHONPATH=. ../wheel-venv/bin/python ../../tests/wheel_check.py
 
-e2e: install
+# htmx 4 as released on npm (htmx.org@HTMX_RELEASE, default in demo/htmx_release.py) into
+# build/htmx-release, for DEMO_HTMX=4-release and the e2e variant htmx4r. Without npm or
+# the registry it only warns (htmx4r skips), except with CI=true.
+htmx-release: install
+	$(BIN)/python -m demo.htmx_release
+
+e2e: install htmx-release
 	$(BIN)/python -m pytest -q -p no:django e2e
 
 test: lint tiers tiers-django6 wheel-check e2e bench-quick

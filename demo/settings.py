@@ -94,8 +94,13 @@ else:
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# DEMO_HTMX: "2" or "4" load django-htmx's bundled copies; "4-release" loads htmx 4 as
+# released on npm, from build/htmx-release (`make htmx-release` fetches it).
+DEMO_HTMX = os.environ.get("DEMO_HTMX", "2")
+HTMX_RELEASE = DEMO_HTMX == "4-release"
+
 LIVEOPS = {
-    "HTMX_VERSION": int(os.environ.get("DEMO_HTMX", "2")),
+    "HTMX_VERSION": 4 if HTMX_RELEASE else int(DEMO_HTMX),
     "RUNNER": os.environ.get("DEMO_RUNNER", "thread"),
     "BASE_TEMPLATE": "base.html",
     "LOST_AFTER": float(os.environ.get("DEMO_LOST_AFTER", "30")),
@@ -110,5 +115,15 @@ TIME_ZONE = "UTC"
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if HTMX_RELEASE:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from demo import htmx_release
+
+    problem = htmx_release.missing()
+    if problem is not None:
+        raise ImproperlyConfigured(f"DEMO_HTMX=4-release: {problem}")
+    STATICFILES_DIRS.append(("htmx.org", htmx_release.PACKAGE_DIR))
+    LIVEOPS["HTMX_SCRIPTS"] = list(htmx_release.SCRIPTS)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/live/"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +95,19 @@ def browser_launch_args() -> dict[str, object] | None:
 
 
 # -- the demo -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Htmx:
+    """One htmx the demo serves: the test id, its major version, ``DEMO_HTMX``."""
+
+    id: str
+    major: int
+    demo: str
+
+    @property
+    def release(self) -> bool:
+        return self.demo == "4-release"
 
 
 class Demo:

@@ -11,7 +11,7 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
 from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
-from liveops_htmx.conf import DEFAULTS, conf
+from liveops_htmx.conf import DEFAULTS, SCRIPT_URL_PREFIXES, conf
 
 
 @register()
@@ -87,7 +87,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             Warning(
                 f"LIVEOPS[{name!r}] no longer exists and is ignored.",
                 hint=REMOVED[name],
-                id="liveops_htmx.W007",
+                id="liveops_htmx.W009",
             )
         )
     unknown = sorted(set(user) - set(DEFAULTS) - set(REMOVED))
@@ -107,6 +107,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E004",
             )
         )
+    if user.get("HTMX_SCRIPTS") is not None:
+        messages += _check_htmx_scripts(user["HTMX_SCRIPTS"])
     numbers = (
         "TOKEN_MAX_AGE",
         "LOG_TAIL",
@@ -148,6 +150,42 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
+_SCRIPTS_HINT = (
+    "Name the scripts in load order, htmx first and then its ws extension: static paths "
+    "(e.g. ['vendor/htmx.min.js', 'vendor/ext/hx-ws.min.js']) or URLs starting with '/', "
+    "'http://' or 'https://'. None loads django-htmx's bundled copies."
+)
+
+
+def _check_htmx_scripts(scripts: Any) -> list[CheckMessage]:
+    def error(problem: str) -> list[CheckMessage]:
+        message = f"LIVEOPS['HTMX_SCRIPTS'] {problem}"
+        return [Error(message, hint=_SCRIPTS_HINT, id="liveops_htmx.E008")]
+
+    if not isinstance(scripts, (list, tuple)):
+        return error(f"must be a list of script paths or URLs, not {scripts!r}.")
+    if not scripts:
+        return error("is empty: the pages would load no htmx.")
+    bad = [s for s in scripts if not isinstance(s, str) or not s or s != s.strip()]
+    if bad:
+        return error(f"must hold non-empty strings without surrounding spaces, not {bad!r}.")
+    if not apps.is_installed("django.contrib.staticfiles"):
+        return []
+    from django.contrib.staticfiles import finders
+
+    missing = [s for s in scripts if not s.startswith(SCRIPT_URL_PREFIXES) and not finders.find(s)]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"LIVEOPS['HTMX_SCRIPTS'] names static files that no finder finds: "
+            f"{', '.join(missing)}.",
+            hint="Check the paths against STATICFILES_DIRS and the apps' static folders.",
+            id="liveops_htmx.W007",
+        )
+    ]
+
+
 @register()
 def check_text_columns(**kwargs: Any) -> list[CheckMessage]:
     """TEXT_MAX promises whole status lines of that length: the column must hold them."""
@@ -163,7 +201,7 @@ def check_text_columns(**kwargs: Any) -> list[CheckMessage]:
                     f"holds {length} characters.",
                     hint="Lower TEXT_MAX, or give the status field a longer max_length.",
                     obj=model,
-                    id="liveops_htmx.E008",
+                    id="liveops_htmx.E011",
                 )
             )
     return messages
@@ -242,12 +280,15 @@ def check_redis_timeout(**kwargs: Any) -> list[CheckMessage]:
 @register()
 def check_project(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    if not apps.is_installed("django_htmx"):
+    user = getattr(settings, "LIVEOPS", None) or {}
+    own_scripts = isinstance(user, dict) and user.get("HTMX_SCRIPTS") is not None
+    if not own_scripts and not apps.is_installed("django_htmx"):
         messages.append(
             Warning(
                 "django_htmx is not in INSTALLED_APPS.",
                 hint="Add it to load htmx and its ws extension: "
-                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}.',
+                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}, '
+                "or name your own in LIVEOPS['HTMX_SCRIPTS'].",
                 id="liveops_htmx.W002",
             )
         )

@@ -8,10 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
     # htmx major version the {% liveop %} tag writes attributes for: 2 or 4.
     "HTMX_VERSION": 2,
+    # Scripts {% liveops_scripts %} loads, in order: htmx, then its ws extension (static
+    # paths, or URLs starting with "/", "http://" or "https://"). None: django-htmx's
+    # bundled copies for HTMX_VERSION.
+    "HTMX_SCRIPTS": None,
     # Alias in CHANNEL_LAYERS used for pushes and subscriptions.
     "CHANNEL_LAYER": "default",
     # Path the WebSocket routing serves; the tag builds ws-connect URLs from it.
@@ -46,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: An HTMX_SCRIPTS entry starting with one of these is used as it is, not as a static path.
+SCRIPT_URL_PREFIXES = ("/", "http://", "https://")
+
+
 class LiveopsSettings:
     """Typed view of ``settings.LIVEOPS`` over :data:`DEFAULTS`."""
 
@@ -60,6 +69,13 @@ class LiveopsSettings:
     @property
     def HTMX_VERSION(self) -> int:
         return int(self._get("HTMX_VERSION"))
+
+    @property
+    def HTMX_SCRIPTS(self) -> tuple[str, ...] | None:
+        scripts = self._get("HTMX_SCRIPTS")
+        if isinstance(scripts, str):  # not one script per character (check E008 says so)
+            raise ImproperlyConfigured("LIVEOPS['HTMX_SCRIPTS'] must be a list, not a string.")
+        return None if scripts is None else tuple(scripts)
 
     @property
     def CHANNEL_LAYER(self) -> str:

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from liveops_htmx._compat import register_partial_tags
-from liveops_htmx.conf import conf
+from liveops_htmx.conf import SCRIPT_URL_PREFIXES, conf
 from liveops_htmx.rendering import fragments, rows
 from liveops_htmx.security import make_list_token, make_subscription_token
 from liveops_htmx.serverside.lists import operations_of
@@ -82,26 +82,41 @@ def liveops_list(context: template.Context, htmx: int | None = None) -> SafeStri
     )
 
 
+#: django-htmx's bundled htmx 4 and its ws extension, the default for htmx 4.
+DJANGO_HTMX_4 = ("django_htmx/htmx-4.min.js", "django_htmx/ext/hx-ws-4.min.js")
+
+
+def script_url(path: str) -> str:
+    """A URL (or a path from the site's root) as it is; anything else is a static path."""
+    from django.templatetags.static import static
+
+    return path if path.startswith(SCRIPT_URL_PREFIXES) else static(path)
+
+
 @register.simple_tag(takes_context=True)
 def liveops_scripts(context: template.Context, version: int | None = None) -> SafeString:
-    """htmx and its ws extension, for ``LIVEOPS["HTMX_VERSION"]`` (or ``version``)."""
-    from django_htmx.jinja import htmx_script
+    """htmx and its ws extension, for ``LIVEOPS["HTMX_VERSION"]`` (or ``version``).
 
+    ``LIVEOPS["HTMX_SCRIPTS"]`` names the project's own scripts for ``HTMX_VERSION``;
+    without it (or for another ``version``) django-htmx's bundled copies are loaded.
+    """
     chosen = conf.HTMX_VERSION if version is None else int(version)
     nonce = context.get("csp_nonce")
-    if chosen != 4:
+    scripts = conf.HTMX_SCRIPTS if chosen == conf.HTMX_VERSION else None
+    if scripts is None and chosen != 4:
+        from django_htmx.jinja import htmx_script
+
         return htmx_script(version=chosen, extensions="hx-ws", nonce=nonce)
     # htmx 4 run as a deferred script starts on a timer, which may fire before the
     # deferred ws extension has run: the page then never opens its socket (seen in
     # about one page load in ten in the e2e suite). Plain scripts run in order while
-    # the page is still parsed, and htmx then starts on DOMContentLoaded.
-    from django.templatetags.static import static
-
+    # the page is still parsed, and htmx then starts on DOMContentLoaded. A project's
+    # own scripts are loaded the same way, whatever their version.
     attrs = format_html(' nonce="{}"', nonce) if nonce else ""
     return SafeString(
         "".join(
-            format_html('<script src="{}"{}></script>', static(path), attrs)
-            for path in ("django_htmx/htmx-4.min.js", "django_htmx/ext/hx-ws-4.min.js")
+            format_html('<script src="{}"{}></script>', script_url(path), attrs)
+            for path in (DJANGO_HTMX_4 if scripts is None else scripts)
         )
     )
 
