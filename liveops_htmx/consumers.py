@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -34,6 +35,10 @@ from liveops_htmx.serverside.snapshots import OperationSubject
 
 logger = logging.getLogger("liveops_htmx.consumers")
 
+#: Seconds before a failed first read of the row is tried again, doubling up to the max.
+FIRST_READ_RETRY = 1.0
+FIRST_READ_RETRY_MAX = 30.0
+
 
 class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """Follow one operation (or a user's list): ``?subscription_token=`` names it.
@@ -46,6 +51,7 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     viewer: Viewer | None = None
     sub: Subscription | None = None
+    _first: asyncio.Future[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # No channel per socket: the hub is this process's only subscriber.
@@ -85,15 +91,32 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             read = functools.partial(snapshots.for_viewer, sub, user)
         try:
             joined = await hub.join(layer, subject, viewer)
-            snap = await joined.read(read)
-        except SubscriptionRefused as refused:
-            await viewer.end(refused.code)
-            return
-        except Exception as exc:
+        except Exception as exc:  # the hub could not even be set up: nothing to wait for
             logger.warning("Subscribing a viewer to %s failed: %r", subject.group, exc)
             await viewer.end(CloseCode.SERVER_ERROR)
             return
-        viewer.offer_snapshot(snap)
+        self._first = asyncio.ensure_future(self._first_snapshot(joined, viewer, read))
+
+    async def _first_snapshot(self, joined: hub.Hub, viewer: Viewer, read: Any) -> None:
+        """Read the viewer's snapshot; a failed read is tried again, ever less often.
+
+        Closing instead would cost a reconnect storm: htmx reopens a socket closed with
+        1011 at once, and its backoff starts over with every socket that opened.
+        """
+        pause = FIRST_READ_RETRY
+        while True:
+            try:
+                snap = await joined.read(read)
+            except SubscriptionRefused as refused:
+                await viewer.end(refused.code)
+                return
+            except Exception as exc:
+                logger.warning("Reading %s failed, again in %.0f s: %r", joined.group, pause, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, FIRST_READ_RETRY_MAX)
+                continue
+            viewer.offer_snapshot(snap)
+            return
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing is expected from the browser; only an oversized frame is worth a word.
@@ -102,6 +125,8 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.end(CloseCode.TOO_BIG)
 
     async def disconnect(self, code: int) -> None:
+        if self._first is not None:
+            self._first.cancel()
         if self.viewer is not None:
             self.viewer.leave()
 

@@ -33,7 +33,7 @@ class CloseCode:
 
     NORMAL = 1000  # the operation finished: nothing more will come
     TOO_BIG = 1009  # a client frame over LIVEOPS["CLIENT_FRAME_MAX"] bytes
-    SERVER_ERROR = 1011  # reading the operation failed; htmx retries this one
+    SERVER_ERROR = 1011  # the server could not set the subscription up; htmx retries
     MALFORMED = 4400  # token missing or not a token at all
     BAD_SIGNATURE = 4401  # token altered, or signed with another SECRET_KEY
     FORBIDDEN = 4403  # token for another user, or the user may not see the operation

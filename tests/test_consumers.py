@@ -17,7 +17,7 @@ from liveops_htmx.progress import WebProgress
 from liveops_htmx.rendering.protocol import operation_group as group_name
 from liveops_htmx.security import make_subscription_token
 from liveops_htmx.serverside import hub, snapshots
-from tests.helpers import TIMEOUT, closed_with, follow, socket, worker
+from tests.helpers import TIMEOUT, closed_with, eventually, follow, socket, worker
 from tests.markup import element
 from tests.testapp.models import Report
 
@@ -349,3 +349,41 @@ async def test_a_viewer_of_an_operation_whose_worker_died_sees_it_lost(running, 
     assert code == 1000
     assert 'data-state="lost"' in frames[0]
     assert "did not finish" in element(frames[0], f"op-error-{report.pk}")
+
+
+async def test_a_failed_first_read_keeps_the_socket_and_is_tried_again(
+    report, user, monkeypatch, caplog
+):
+    """Closing with 1011 would make htmx reconnect at once, again and again."""
+    from liveops_htmx import consumers
+
+    monkeypatch.setattr(consumers, "FIRST_READ_RETRY", 0.05)
+    real = snapshots.for_viewer
+    failures = [OSError("the database went away"), OSError("still away")]
+
+    def flaky(sub, viewer_user):
+        if failures:
+            raise failures.pop(0)
+        return real(sub, viewer_user)
+
+    monkeypatch.setattr(snapshots, "for_viewer", flaky)
+    comm = await follow(report, user)
+    snapshot = await comm.receive_from(timeout=TIMEOUT)
+    assert f'id="op-status-{report.pk}"' in snapshot and not failures
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await comm.disconnect()
+
+
+async def test_a_viewer_leaving_while_its_read_is_retried_leaves_no_hub(report, user, monkeypatch):
+    from liveops_htmx import consumers
+
+    monkeypatch.setattr(consumers, "FIRST_READ_RETRY", 0.05)
+
+    def broken(sub, viewer_user):
+        raise OSError("the database is down")
+
+    monkeypatch.setattr(snapshots, "for_viewer", broken)
+    comm = await follow(report, user)
+    await eventually(lambda: hub.hubs() != [], what="the hub")
+    await comm.disconnect()
+    await eventually(lambda: hub.hubs() == [], what="the hub to stop")
