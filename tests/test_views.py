@@ -148,3 +148,66 @@ def test_the_list_needs_a_login_and_shows_only_the_users_operations(
     assert f"liveop-row-testapp-report-{theirs.pk}" not in html
     assert 'id="liveops-socket" hx-ext="ws"' in html
     assert html.count("ws-connect") == 1  # one socket for the whole list
+
+
+# -- seeing is not controlling ----------------------------------------------------------
+
+
+def with_perms(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def viewer_client(client, other_user):
+    client.force_login(with_perms(other_user, "view_report"))
+    return client
+
+
+def test_a_user_who_may_only_view_cannot_cancel(viewer_client, report, layer):
+    WebProgress(report, layer).start()
+    assert viewer_client.get(page(report)).status_code == 200
+    response = viewer_client.post(page(report) + "cancel/", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    report.refresh_from_db()
+    assert not report.cancel_requested and report.state == "running"
+
+
+@override_settings(LIVEOPS={"RUNNER": "eager"})
+def test_a_user_who_may_only_view_cannot_restart(viewer_client, report):
+    report.start()
+    report.refresh_from_db()
+    before = (report.state, report.seq)
+    response = viewer_client.post(page(report) + "restart/", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    report.refresh_from_db()
+    assert (report.state, report.seq) == before
+
+
+def test_a_user_who_may_not_even_view_gets_404_not_403(client, report, other_user):
+    client.force_login(with_perms(other_user, "change_report"))  # control without view
+    assert client.post(page(report) + "cancel/").status_code == 404
+    assert client.post(page(report) + "restart/").status_code == 404
+
+
+def test_the_change_permission_controls_others_operations(client, report, other_user, layer):
+    WebProgress(report, layer).start()
+    client.force_login(with_perms(other_user, "view_report", "change_report"))
+    response = client.post(page(report) + "cancel/", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    report.refresh_from_db()
+    assert report.cancel_requested
+
+
+def test_an_operation_without_owner_is_404_unless_public(client):
+    ownerless = Report.objects.create()
+    assert client.get(page(ownerless)).status_code == 404
+    assert client.post(page(ownerless) + "cancel/").status_code == 404
+    public = Paced.objects.create()  # Paced sets public = True
+    assert client.get(page(public)).status_code == 200
+    assert client.post(page(public) + "cancel/").status_code == 403  # seen, not controlled
+    for op in (ownerless, public):
+        op.refresh_from_db()
+        assert op.state == "pending"
