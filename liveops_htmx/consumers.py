@@ -86,6 +86,9 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             joined = await hub.join(layer, subject, viewer)
             snap = await joined.read(read)
+            if isinstance(snap, snapshots.Admitted):
+                viewer.outbox.can_control = snap.can_control
+                snap = snap.snapshot
         except SubscriptionRefused as refused:
             await viewer.end(refused.code)
             return

@@ -349,3 +349,64 @@ async def test_a_viewer_of_an_operation_whose_worker_died_sees_it_lost(running, 
     assert code == 1000
     assert 'data-state="lost"' in frames[0]
     assert "did not finish" in element(frames[0], f"op-error-{report.pk}")
+
+
+# -- who may control: the controls each audience gets --------------------------------
+
+
+@pytest.fixture
+async def looker(other_user):
+    """A user with the model's view permission only."""
+    from django.contrib.auth.models import Permission
+
+    def grant():
+        other_user.user_permissions.add(Permission.objects.get(codename="view_report"))
+        return type(other_user).objects.get(pk=other_user.pk)
+
+    return await database_sync_to_async(grant)()
+
+
+async def test_a_viewer_who_may_only_look_never_gets_a_button(running, user, looker):
+    report, call = running
+    owner = await follow(report, user)
+    viewer = await follow(report, looker)
+    controls = f"op-controls-{report.pk}"
+    owner_snap = await owner.receive_from(timeout=TIMEOUT)
+    viewer_snap = await viewer.receive_from(timeout=TIMEOUT)
+    assert "liveop-controls__cancel" in element(owner_snap, controls)
+    assert "<button" not in viewer_snap
+    await call("status", "one")
+    await call("result", message="done")
+    owner_frames, _ = await closed_with(owner)
+    viewer_frames, _ = await closed_with(viewer)
+    assert "liveop-controls__restart" in element(owner_frames[-1], controls)
+    assert "<button" not in "".join(viewer_frames)
+    assert element(viewer_frames[-1], controls) != element(owner_frames[-1], controls)
+
+
+async def test_each_audience_gets_the_same_controls_live_and_in_a_late_snapshot(
+    running, user, looker
+):
+    report, call = running
+    live = {who: await follow(report, who) for who in (user, looker)}
+    for comm in live.values():
+        await comm.receive_from(timeout=TIMEOUT)
+    await call("result", message="done", url="/files/1/")
+    controls, result = f"op-controls-{report.pk}", f"op-result-{report.pk}"
+    for who, comm in live.items():
+        pushed, _ = await closed_with(comm)
+        late, _ = await closed_with(await follow(report, who))
+        for part in (controls, result):
+            assert element(pushed[-1], part) == element(late[0], part)
+
+
+async def test_a_cancel_request_reaches_both_audiences_in_their_own_rendering(report, user, looker):
+    from liveops_htmx import control
+
+    comms = [await follow(report, who) for who in (user, looker)]
+    for comm in comms:
+        await comm.receive_from(timeout=TIMEOUT)
+    await database_sync_to_async(control.request_cancel)(report)  # pending: cancelled at once
+    (owner_frames, _), (viewer_frames, _) = [await closed_with(c) for c in comms]
+    assert "liveop-controls__restart" in owner_frames[-1]
+    assert "<button" not in "".join(viewer_frames)

@@ -177,6 +177,36 @@ def test_an_operation_renders_in_its_own_language(report, language, running, can
 
     report.state = "running"
     report.language = language
-    html = snapshots.of(report).parts
-    assert running in html["status"]
-    assert cancel in html["controls"]
+    snap = snapshots.of(report)
+    assert running in snap.parts["status"]
+    assert cancel in snap.controller_parts["controls"]
+
+
+@pytest.mark.django_db(transaction=True)  # pushes go out on commit
+def test_what_is_pushed_to_everyone_has_no_button(report, layer):
+    from liveops_htmx.progress import WebProgress
+    from liveops_htmx.rendering import protocol
+
+    p = WebProgress(report, layer)
+    p.start()
+    p.status("working")
+    p.result(message="done")
+    messages = layer.messages(p.group)
+    for msg in messages:
+        assert "<button" not in msg["liveop_html"]
+        assert "<button" not in "".join(msg["parts"].values())
+    start, status, finish = messages
+    assert "liveop-controls__cancel" in start[protocol.CONTROLLER_PARTS]["controls"]
+    assert protocol.CONTROLLER_PARTS not in status  # the controls were not rendered
+    assert "liveop-controls__restart" in finish[protocol.CONTROLLER_HTML]
+    assert finish[protocol.CONTROLLER_HTML] == fragments.compose(
+        {**finish["parts"], **finish[protocol.CONTROLLER_PARTS]}
+    )
+
+
+def test_the_page_and_the_snapshot_render_controls_for_their_audience(report):
+    report.state = "running"
+    assert "<button" not in fragments.widget(report, "")
+    assert "liveop-controls__cancel" in fragments.widget(report, "", can_control=True)
+    assert "<button" not in fragments.snapshot(report)
+    assert "liveop-controls__cancel" in fragments.snapshot(report, can_control=True)

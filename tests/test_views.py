@@ -201,12 +201,33 @@ def test_the_change_permission_controls_others_operations(client, report, other_
     assert report.cancel_requested
 
 
+def test_the_page_shows_buttons_only_to_who_may_use_them(owner_client, viewer_client, user, report):
+    from django.test import Client
+
+    WebProgress(report).start()
+    owner = Client()
+    owner.force_login(user)
+    cancel = 'class="liveop-controls__cancel"'
+    assert cancel in owner.get(page(report)).content.decode()
+    assert cancel in owner.get(page(report) + "widget/").content.decode()
+    for suffix in ("", "widget/"):
+        html = viewer_client.get(page(report) + suffix).content.decode()
+        assert f'id="op-controls-{report.pk}"' in html
+        assert "<button" not in html
+
+    WebProgress(Report.objects.get(pk=report.pk)).result(message="done")
+    restart = 'class="liveop-controls__restart"'
+    assert restart in owner.get(page(report)).content.decode()
+    assert restart not in viewer_client.get(page(report)).content.decode()
+
+
 def test_an_operation_without_owner_is_404_unless_public(client):
     ownerless = Report.objects.create()
     assert client.get(page(ownerless)).status_code == 404
     assert client.post(page(ownerless) + "cancel/").status_code == 404
     public = Paced.objects.create()  # Paced sets public = True
-    assert client.get(page(public)).status_code == 200
+    html = client.get(page(public)).content.decode()
+    assert f'id="op-controls-{public.pk}"' in html and "<button" not in html
     assert client.post(page(public) + "cancel/").status_code == 403  # seen, not controlled
     for op in (ownerless, public):
         op.refresh_from_db()

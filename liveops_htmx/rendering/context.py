@@ -121,8 +121,12 @@ def state_label(op: LiveOperation) -> Any:
     return _state_labels(type(op)).get(op.state, op.state)
 
 
-def context(op: LiveOperation) -> dict[str, Any]:
-    """What the partials see; the costlier pieces are computed only if a part uses them."""
+def context(op: LiveOperation, *, can_control: bool = False) -> dict[str, Any]:
+    """What the partials see; the costlier pieces are computed only if a part uses them.
+
+    ``can_control``: render for a viewer who may cancel and restart the operation
+    (the ``controls`` part shows its buttons only then).
+    """
     return {
         "urls": SimpleLazyObject(lambda: operation_urls(op)),
         "op": op,
@@ -133,4 +137,5 @@ def context(op: LiveOperation) -> dict[str, Any]:
         "log": SimpleLazyObject(lambda: [{"n": n, "text": t} for n, t in op.log_tail or ()]),
         "result": SimpleLazyObject(lambda: values.load(op.result_context) or {}),
         "show_traceback": settings.DEBUG,
+        "can_control": can_control,
     }

@@ -4,7 +4,11 @@ Every message names the group it was sent to (``GROUP``): a serving process rece
 the pushes of all the groups it follows on one channel and routes them by it.
 
 ``liveop.update``: one write of an operation, ``{"seq", "base", "parts", "log",
-"liveop_html", "lifecycle", "milestone", "terminal"}``. ``liveop.row``: a row of a
+"liveop_html", "lifecycle", "milestone", "terminal"}``, plus ``"controller_parts"``
+and ``"controller_html"`` when it renders the controls: ``parts`` and
+``liveop_html`` are what a viewer who may only look gets; a viewer who may control
+the operation gets ``controller_parts`` in place of the same parts
+(``controller_html`` is that whole frame). ``liveop.row``: a row of a
 user's list, ``{"key", "seq", "html"}``. ``liveop.probe``: a subscription's round
 trip to itself, ``{"nonce"}``.
 """
@@ -26,6 +30,9 @@ ROW = "liveop.row"
 PROBE = "liveop.probe"
 #: The key of every message that names its group.
 GROUP = "group"
+#: Keys of an update's renderings for viewers who may control the operation.
+CONTROLLER_PARTS = "controller_parts"
+CONTROLLER_HTML = "controller_html"
 
 _VALID = re.compile(r"^[A-Za-z0-9_.-]{1,99}$")
 
@@ -67,13 +74,14 @@ def update_message(
     viewer's waiting frame is never merged past it; a status text is superseded
     by the next one like a percent is.
     """
+    names = tuple(names)
     parts = fragments.render_parts(op, names, oob=True)
     for selector, markup in (regions or {}).items():
         parts[f"region:{selector}"] = fragments.region(selector, markup)
     log = [(lines[0][0], lines[-1][0], fragments.log_chunk(op, lines))] if lines else []
     if terminal:
         parts[fragments.SOCKET] = fragments.terminal_part(op)
-    return {
+    message: dict[str, Any] = {
         "type": UPDATE,
         GROUP: group_of(op),
         "seq": op.seq,
@@ -85,6 +93,11 @@ def update_message(
         "milestone": lifecycle if milestone is None else milestone or terminal,
         "terminal": terminal,
     }
+    controller = fragments.controller_parts(op, names, oob=True)
+    if controller:
+        message[CONTROLLER_PARTS] = controller
+        message[CONTROLLER_HTML] = fragments.compose({**parts, **controller}, log)
+    return message
 
 
 def row_message(op: LiveOperation) -> dict[str, Any]:

@@ -9,6 +9,11 @@ While a viewer's socket is busy, later pushes merge into the frame still waiting
 each part keeps its newest rendering (latest wins), log appends are concatenated,
 never dropped. A push that changes the operation's state or stage (``milestone``)
 closes the frame it lands in, so nothing later overwrites it before it is sent.
+
+Pushes and snapshots carry the controls part for viewers who may only look; an
+outbox whose viewer may control the operation (``can_control``) takes the
+controllers' rendering in its place (``controller_parts``), so each viewer gets the
+same bytes live and in a later snapshot as everyone of its audience.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveops_htmx.rendering.fragments import compose, with_oob
+from liveops_htmx.rendering.fragments import compose, for_audience, with_oob
+from liveops_htmx.rendering.protocol import CONTROLLER_HTML, CONTROLLER_PARTS
 from liveops_htmx.rendering.rows import row_insert
 
 
@@ -38,6 +44,8 @@ class Snapshot:
     parts: Mapping[str, str]
     last_line: int
     terminal: bool
+    #: The audience parts for viewers who may control the operation.
+    controller_parts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +70,9 @@ def _closes(msg: Mapping[str, Any]) -> bool:
 
 class Outbox:
     def __init__(self) -> None:
+        #: The viewer may cancel and restart the operation: it gets the controllers'
+        #: rendering of the controls. Set once the viewer is admitted.
+        self.can_control = False
         self.frames: deque[Frame] = deque()
         self.last_seq = -1
         self.last_line = 0
@@ -79,6 +90,11 @@ class Outbox:
             self.synced = False
             self.held.append(msg)
             return Offer.GAP
+        parts: Mapping[str, str] = msg["parts"]
+        html: str | None = msg.get("liveop_html")
+        if self.can_control and msg.get(CONTROLLER_PARTS):
+            parts = {**parts, **msg[CONTROLLER_PARTS]}
+            html = msg.get(CONTROLLER_HTML)
         all_log: Sequence[Sequence[Any]] = msg.get("log") or ()
         log = [chunk for chunk in all_log if chunk[1] > self.last_line]
         tail = self.frames[-1] if self.frames and not self.frames[-1].closed else None
@@ -91,16 +107,16 @@ class Outbox:
             self.frames.append(
                 Frame(
                     seq,
-                    dict(msg["parts"]),
+                    dict(parts),
                     log,
                     terminal=bool(msg.get("terminal")),
                     closed=_closes(msg),
-                    html=msg.get("liveop_html") if exact else None,
+                    html=html if exact else None,
                 )
             )
         else:
             tail.seq = seq
-            tail.parts.update(msg["parts"])
+            tail.parts.update(parts)
             tail.log.extend(log)
             tail.terminal = bool(msg.get("terminal"))
             tail.closed = _closes(msg)
@@ -114,8 +130,9 @@ class Outbox:
         """Take ``snap`` if it is newer, then replay what was held; return the replay's outcomes."""
         if snap.seq > self.last_seq:
             self.frames.clear()
+            parts = for_audience(snap.parts, snap.controller_parts, can_control=self.can_control)
             self.frames.append(
-                Frame(snap.seq, dict(snap.parts), terminal=snap.terminal, closed=snap.terminal)
+                Frame(snap.seq, dict(parts), terminal=snap.terminal, closed=snap.terminal)
             )
             self.last_seq = snap.seq
             self.last_line = snap.last_line
