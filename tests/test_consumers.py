@@ -410,3 +410,38 @@ async def test_a_cancel_request_reaches_both_audiences_in_their_own_rendering(re
     (owner_frames, _), (viewer_frames, _) = [await closed_with(c) for c in comms]
     assert "liveop-controls__restart" in owner_frames[-1]
     assert "<button" not in "".join(viewer_frames)
+
+
+# -- result values that would become code ---------------------------------------------
+
+
+async def test_a_javascript_result_url_is_no_link_live_or_in_a_late_snapshot(user):
+    from tests.testapp.models import Sleepy  # the bundled result part
+
+    op = await database_sync_to_async(Sleepy.objects.create)(owner=user)
+    call = worker(op)
+    await call("start")
+    live = await follow(op, user)
+    await live.receive_from(timeout=TIMEOUT)
+    await call("result", message="ready", url="javascript:alert(document.cookie)")
+    pushed, _ = await closed_with(live)
+    late, _ = await closed_with(await follow(op, user))
+    result = f"op-result-{op.pk}"
+    assert element(pushed[-1], result) == element(late[0], result)
+    assert "ready" in element(late[0], result)
+    for frame in (*pushed, *late):
+        assert "javascript:" not in frame and "href" not in element(frame, result)
+
+
+async def test_a_stored_chain_to_another_site_is_no_loader_in_a_snapshot(user, report):
+    def finish_with_a_forged_chain():
+        Report.objects.filter(pk=report.pk).update(
+            state="succeeded",
+            result_context={"chained_to": {"widget": "https://evil.example/w"}},
+        )
+
+    await database_sync_to_async(finish_with_a_forged_chain)()
+    frames, code = await closed_with(await follow(report, user))
+    assert code == 1000
+    assert "evil.example" not in frames[0] and "hx-get" not in frames[0]
+    assert f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>' in frames[0]

@@ -138,10 +138,30 @@ def compose(parts: Mapping[str, str], log: Iterable[Sequence[Any]] = ()) -> str:
 
 
 def chained_to(op: LiveOperation) -> dict[str, str] | None:
-    """Where ``op`` handed over with ``p.chain_to()``: {"model", "pk", "url"}, or None."""
+    """Where ``op`` handed over with ``p.chain_to()``: {"model", "pk", "url"}, or None.
+
+    Every viewer's page fetches the chain's ``widget`` URL as soon as it sees it, so
+    only a path on this site counts (what ``p.chain_to()`` writes); anything else in
+    a stored row is ignored.
+    """
     result = op.result_context if isinstance(op.result_context, dict) else {}
     chain = result.get("chained_to")
-    return chain if isinstance(chain, dict) else None
+    if not isinstance(chain, dict):
+        return None
+    widget = chain.get("widget")
+    if widget is not None and not _site_path(widget):
+        return None
+    return chain
+
+
+def _site_path(url: object) -> bool:
+    """True for an absolute path on this site: ``/…``, but not ``//host`` or ``/\\host``."""
+    return (
+        isinstance(url, str)
+        and url.startswith("/")
+        and url[1:2] not in ("/", "\\")
+        and not any(c in url for c in "\t\n\r")
+    )
 
 
 def chain_loader(op: LiveOperation, chain: dict[str, str], *, oob: bool = True) -> str:
