@@ -17,7 +17,7 @@ from liveops_htmx.progress import WebProgress
 from liveops_htmx.rendering.protocol import operation_group as group_name
 from liveops_htmx.security import make_subscription_token
 from liveops_htmx.serverside import hub, snapshots
-from tests.helpers import TIMEOUT, closed_with, follow, socket, worker
+from tests.helpers import TIMEOUT, closed_with, eventually, follow, socket, worker
 from tests.markup import element
 from tests.testapp.models import Report
 
@@ -445,3 +445,119 @@ async def test_a_stored_chain_to_another_site_is_no_loader_in_a_snapshot(user, r
     assert code == 1000
     assert "evil.example" not in frames[0] and "hx-get" not in frames[0]
     assert f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>' in frames[0]
+
+
+# -- sockets per visitor ----------------------------------------------------------------
+
+
+def anonymous_socket(op, client="10.0.0.1", session=None):
+    from django.contrib.auth.models import AnonymousUser
+
+    comm = socket(make_subscription_token(AnonymousUser(), op), AnonymousUser())
+    comm.scope["client"] = (client, 40000)
+    if session is not None:
+        comm.scope["session"] = session
+    return comm
+
+
+async def opened(comm):
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    return comm
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 3})
+async def test_sockets_past_the_limit_close_4429_with_a_notice(running, user, other_user):
+    from liveops_htmx.serverside.limits import slots
+
+    report, _ = running
+    held = [await follow(report, user) for _ in range(3)]
+    for comm in held:
+        await comm.receive_from(timeout=TIMEOUT)
+    assert slots.held(f"user:{user.pk}") == 3
+    refused = await follow(report, user)
+    frames, code = await closed_with(refused)
+    assert code == 4429
+    assert len(frames) == 1  # the notice, nothing of the operation
+    notice = element(frames[0], f"op-socket-{report.pk}")
+    assert notice == frames[0] and 'data-close-code="4429"' in notice
+    assert "too many live pages" in notice and "ws-connect" not in notice
+    # Another user is not affected; a socket that closes gives its slot back.
+    theirs = await database_sync_to_async(Report.objects.create)(owner=other_user)
+    other = await follow(theirs, other_user)
+    assert "op-status" in await other.receive_from(timeout=TIMEOUT)
+    await held[0].disconnect()
+    await eventually(lambda: slots.held(f"user:{user.pk}") == 2, what="the slot to be freed")
+    again = await follow(report, user)
+    assert "op-status" in await again.receive_from(timeout=TIMEOUT)
+    for comm in (*held[1:], other, again):
+        await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 2})
+async def test_the_list_socket_counts_too(user, report):
+    from liveops_htmx.security import make_list_token
+
+    held = [await follow(report, user) for _ in range(2)]  # kept: a dropped one would close
+    token = await sync_to_async(make_list_token)(user)
+    comm = socket(token, user)
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    frames, code = await closed_with(comm)
+    assert code == 4429
+    assert element(frames[0], "liveops-socket") == frames[0]
+    for comm in held:
+        await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 2})
+async def test_anonymous_visitors_count_by_client_address_without_a_session(db):
+    from tests.testapp.models import Paced  # public: anonymous visitors may follow it
+
+    op = await database_sync_to_async(Paced.objects.create)()
+    held = [await opened(anonymous_socket(op, "10.0.0.1")) for _ in range(2)]
+    for comm in held:
+        await comm.receive_from(timeout=TIMEOUT)
+    assert (await closed_with(await opened(anonymous_socket(op, "10.0.0.1"))))[1] == 4429
+    elsewhere = await opened(anonymous_socket(op, "10.0.0.2"))
+    assert "op-status" in await elsewhere.receive_from(timeout=TIMEOUT)
+    for comm in (*held, elsewhere):
+        await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 1})
+async def test_anonymous_visitors_with_a_session_count_by_session_not_a_made_up_one(db):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tests.testapp.models import Paced
+
+    op = await database_sync_to_async(Paced.objects.create)()
+
+    def real_session():
+        session = SessionStore()
+        session["seen"] = True
+        session.save()
+        return SessionStore(session.session_key)  # as the cookie brings it, not loaded yet
+
+    first, second = [await database_sync_to_async(real_session)() for _ in range(2)]
+    a = await opened(anonymous_socket(op, "10.0.0.1", first))
+    await a.receive_from(timeout=TIMEOUT)
+    b = await opened(anonymous_socket(op, "10.0.0.1", second))  # same address, own session
+    await b.receive_from(timeout=TIMEOUT)
+    again = await opened(anonymous_socket(op, "10.0.0.1", SessionStore(first.session_key)))
+    assert (await closed_with(again))[1] == 4429
+    # A session key the server never issued is no identity: the address counts.
+    forged = await opened(anonymous_socket(op, "10.0.0.3", SessionStore("x" * 32)))
+    await forged.receive_from(timeout=TIMEOUT)
+    forged_again = await opened(anonymous_socket(op, "10.0.0.3", SessionStore("y" * 32)))
+    assert (await closed_with(forged_again))[1] == 4429
+    for comm in (a, b, forged):
+        await comm.disconnect()
+
+
+async def test_no_limit_when_the_setting_is_none(running, user):
+    report, _ = running
+    with override_settings(LIVEOPS={"SOCKETS_PER_USER": None}):
+        comms = [await follow(report, user) for _ in range(120)]
+        for comm in comms:
+            assert "op-status" in await comm.receive_from(timeout=TIMEOUT)
+    for comm in comms:
+        await comm.disconnect()
