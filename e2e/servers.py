@@ -108,6 +108,8 @@ class Demo:
             "DJANGO_SETTINGS_MODULE": "demo.settings",
             "DEMO_RUN_DIR": str(run_dir),
             "DEMO_DB": str(self.db),
+            # As on a network: no DEBUG, each browser context signed in as its own guest.
+            "DEMO_DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
             **extra,
         }
