@@ -24,6 +24,7 @@ DEMO_PORT ?= 8000
 demo: install
 	$(BIN)/python demo/manage.py migrate --noinput
 	@echo "demo: http://127.0.0.1:$(DEMO_PORT)/ (embedded: SQLite, in-memory layer, thread runner)"
+	@echo "demo: each visitor is a guest of their own; DEMO_DEBUG=1 for DEBUG and the shared superuser 'demo'"
 	$(BIN)/python -m uvicorn demo.asgi:application --host 127.0.0.1 --port $(DEMO_PORT) \
 		--ws websockets-sansio --lifespan off
 

@@ -138,6 +138,19 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E005",
             )
         )
+    sockets = user.get("SOCKETS_PER_USER", DEFAULTS["SOCKETS_PER_USER"])
+    if sockets is not None and not (
+        isinstance(sockets, int) and not isinstance(sockets, bool) and sockets > 0
+    ):
+        messages.append(
+            Error(
+                f"LIVEOPS['SOCKETS_PER_USER'] must be a whole number above 0 or None, "
+                f"not {sockets!r}.",
+                hint=f"The default is {DEFAULTS['SOCKETS_PER_USER']!r} live connections per "
+                "visitor and serving process; None turns the limit off.",
+                id="liveops_htmx.E010",
+            )
+        )
     url = user.get("WS_URL", DEFAULTS["WS_URL"])
     if not (isinstance(url, str) and url.startswith("/") and url.endswith("/")):
         messages.append(

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "PUBLISH_QUEUE_MAX": 10_000,
     # Largest client frame (bytes) the consumer tolerates before closing with 1009.
     "CLIENT_FRAME_MAX": 4096,
+    # Live connections one visitor (user, else session, else client address) may hold
+    # open in one serving process; the next is refused with 4429. None: no limit.
+    "SOCKETS_PER_USER": 100,
     # Seconds between a subscription's checks of the database for missed pushes.
     "WATCHDOG_INTERVAL": 15.0,
     # Where op.start() runs operations: "thread", "celery", "django_tasks", "eager",
@@ -112,6 +115,11 @@ class LiveopsSettings:
     @property
     def CLIENT_FRAME_MAX(self) -> int:
         return int(self._get("CLIENT_FRAME_MAX"))
+
+    @property
+    def SOCKETS_PER_USER(self) -> int | None:
+        value = self._get("SOCKETS_PER_USER")
+        return None if value is None else int(value)
 
     @property
     def WATCHDOG_INTERVAL(self) -> float:

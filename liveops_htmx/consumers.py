@@ -26,7 +26,7 @@ from liveops_htmx.security import (
     check_user,
     read_subscription_token,
 )
-from liveops_htmx.serverside import hub, snapshots
+from liveops_htmx.serverside import hub, limits, snapshots
 from liveops_htmx.serverside.fanout import Viewer
 from liveops_htmx.serverside.lists import ListSubject
 from liveops_htmx.serverside.outbox import RowOutbox
@@ -47,19 +47,28 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     :class:`~liveops_htmx.security.CloseCode`), after a notice that replaces the
     page's socket element: a socket closed before accept reaches the browser as
     1006, and one whose element stays is retried by the htmx ws extension.
+
+    Each open socket holds a slot of its visitor (:mod:`~.serverside.limits`); past
+    ``LIVEOPS["SOCKETS_PER_USER"]`` in this process, the next is refused with 4429.
     """
 
     viewer: Viewer | None = None
     sub: Subscription | None = None
     _first: asyncio.Future[None] | None = None
+    slot: str | None = None  # the visitor whose slot this socket holds
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # No channel per socket: the hub is this process's only subscriber.
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive], self.dispatch)
+        try:
+            with contextlib.suppress(StopConsumer):
+                await await_many_dispatch([receive], self.dispatch)
+        finally:
+            if self.slot is not None:
+                limits.slots.release(self.slot)
+                self.slot = None
 
     def token(self) -> str | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -76,6 +85,13 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.sub = self.sub or refused.sub
             await self.end(refused.code)
             return
+        visitor = await limits.scope_visitor_key(self.scope)
+        if not limits.slots.acquire(visitor, conf.SOCKETS_PER_USER):
+            # The key may be a session key: it stays out of the log.
+            logger.info("Refused a socket: its visitor holds %s already.", conf.SOCKETS_PER_USER)
+            await self.end(CloseCode.TOO_MANY)
+            return
+        self.slot = visitor
         layer = configured_layer()
         if layer is None:
             logger.error("No channel layer %r: live updates are off.", conf.CHANNEL_LAYER)
@@ -115,6 +131,9 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, FIRST_READ_RETRY_MAX)
                 continue
+            if isinstance(snap, snapshots.Admitted):
+                viewer.outbox.can_control = snap.can_control
+                snap = snap.snapshot
             viewer.offer_snapshot(snap)
             return
 

@@ -2,7 +2,8 @@
 
 Include ``liveops_htmx.urls`` (namespace ``liveops_htmx``). Every view asks
 ``op.user_can_view(request.user)``; an operation the user may not see is a 404, so
-its existence does not leak.
+its existence does not leak. Cancel and restart also ask
+``op.user_can_control(request.user)``: a user who may only look gets a 403.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -39,7 +40,11 @@ def template_for(model: type[LiveOperation]) -> str:
 BUNDLED_PAGE = "liveops_htmx/operation.html"
 
 
-def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
+def get_operation(
+    request: HttpRequest, model: str, pk: str, *, control: bool = False
+) -> LiveOperation:
+    """The operation ``request.user`` may see (404 otherwise); with ``control``, also
+    one they may cancel and restart (403 if they may see it but not control it)."""
     try:
         model_class = model_for(model)
     except LookupError:
@@ -50,6 +55,8 @@ def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
         raise Http404("No such operation.") from None
     if not op.user_can_view(request.user):
         raise Http404("No such operation.")
+    if control and not op.user_can_control(request.user):
+        raise PermissionDenied("You may not control this operation.")
     return op
 
 
@@ -114,7 +121,7 @@ class CancelView(View):
     """POST: ask the operation to stop; the page shows "Cancelling…", then "Cancelled"."""
 
     def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
-        op = get_operation(request, model, pk)
+        op = get_operation(request, model, pk, control=True)
         control.request_cancel(op)
         return _back(request, op)
 
@@ -123,7 +130,7 @@ class RestartView(View):
     """POST: run a finished operation again; htmx swaps in its live widget."""
 
     def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
-        op = get_operation(request, model, pk)
+        op = get_operation(request, model, pk, control=True)
         with transaction.atomic():
             if control.restart(op):
                 op.start()

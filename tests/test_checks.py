@@ -181,3 +181,24 @@ def test_a_redis_layer_whose_socket_timeout_cuts_its_receives_is_w006(hosts, exp
     with override_settings(CHANNEL_LAYERS={"default": layer}):
         assert [m.id for m in checks.check_redis_timeout()] == expected
     assert checks.check_redis_timeout() == []  # the in-memory layer of the test project
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "10", True])
+def test_a_socket_limit_that_is_no_whole_number_above_0_is_e010(value):
+    with override_settings(LIVEOPS={"SOCKETS_PER_USER": value}):
+        assert ids(checks.check_settings()) == ["liveops_htmx.E010"]
+
+
+@pytest.mark.parametrize("value", [1, 500, None])
+def test_a_socket_limit_may_be_a_number_or_none(value):
+    from liveops_htmx.conf import conf
+
+    with override_settings(LIVEOPS={"SOCKETS_PER_USER": value}):
+        assert checks.check_settings() == []
+        assert value == conf.SOCKETS_PER_USER
+
+
+def test_the_socket_limit_is_generous_by_default():
+    from liveops_htmx.conf import DEFAULTS, conf
+
+    assert conf.SOCKETS_PER_USER == DEFAULTS["SOCKETS_PER_USER"] == 100

@@ -25,12 +25,14 @@ register = template.Library()
 register_partial_tags(register)
 
 
-def _viewer(context: template.Context) -> Any:
+def _viewer(context: template.Context, *, required: bool = True) -> Any:
     request = context.get("request")
     if request is not None and hasattr(request, "user"):
         return request.user
     if "user" in context:
         return context["user"]
+    if not required:
+        return None
     raise ImproperlyConfigured(
         "{% liveop %} needs request.user (or user) in the template context: enable the "
         "'django.template.context_processors.request' context processor."
@@ -45,17 +47,21 @@ def socket_url(token: str) -> str:
 def liveop(context: template.Context, op: LiveOperation, htmx: int | None = None) -> SafeString:
     """Render ``op``; while it runs, also the element that opens its socket.
 
-    ``htmx=4`` (or 2) overrides ``LIVEOPS["HTMX_VERSION"]`` for this tag.
+    The controls show their buttons only to a viewer who may use them
+    (``op.user_can_control``). ``htmx=4`` (or 2) overrides ``LIVEOPS["HTMX_VERSION"]``
+    for this tag.
     """
     version = conf.HTMX_VERSION if htmx is None else int(htmx)
     if version not in (2, 4):
         raise template.TemplateSyntaxError(f"liveop: htmx must be 2 or 4, not {htmx!r}")
+    viewer = _viewer(context, required=not op.is_finished)
     socket = ""
     if not op.is_finished:
-        token = make_subscription_token(_viewer(context), op)
+        token = make_subscription_token(viewer, op)
         socket = fragments.socket_element(op, socket_url(token), version)
+    can_control = viewer is not None and bool(op.user_can_control(viewer))
     with translation.override(op.language or None):
-        return fragments.widget(op, socket)
+        return fragments.widget(op, socket, can_control=can_control)
 
 
 @register.simple_tag(takes_context=True)
