@@ -150,14 +150,22 @@ class LiveOperation(models.Model):
 
         start(self, runner)
 
-    def initial_values(self) -> dict[str, Any]:
-        """Every live field at its default: what the operation was before it first ran."""
-        values: dict[str, Any] = {}
-        for name in LIVE_FIELDS:
-            field = self._meta.get_field(name)
-            assert isinstance(field, models.Field)
-            values[name] = field.get_default()
-        return values
+    def copy_inputs(self) -> LiveOperation:
+        """Return an unsaved operation with this one's inputs: what "Run again" starts.
+
+        Copies the model's own fields, owner and language; the live fields start
+        over. Override it to leave out (or derive) fields a new run must not share.
+        """
+        copy = type(self)()
+        kit_owned = {*LIVE_FIELDS, *BOOKKEEPING_FIELDS}
+        for field in self._meta.concrete_fields:
+            parent_link = field.one_to_one and getattr(field.remote_field, "parent_link", False)
+            if field.primary_key or parent_link or field.name in kit_owned:
+                continue
+            if isinstance(field, models.AutoField):  # a parent model's key
+                continue
+            setattr(copy, field.attname, getattr(self, field.attname))
+        return copy
 
     @property
     def is_finished(self) -> bool:

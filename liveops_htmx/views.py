@@ -9,6 +9,7 @@ its existence does not leak. Cancel and restart also ask
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -89,8 +90,6 @@ HEADING = "liveop-heading"
 
 def _on_bundled_page(request: HttpRequest) -> bool:
     """True when htmx asks from an operation page that renders the bundled template."""
-    from urllib.parse import urlsplit
-
     from django.template.loader import select_template
     from django.urls import Resolver404, resolve
 
@@ -127,16 +126,22 @@ class CancelView(View):
 
 
 class RestartView(View):
-    """POST: run a finished operation again; htmx swaps in its live widget."""
+    """POST: run a finished operation again, as a new one; htmx swaps in its live widget.
+
+    The finished run stays as it was (its page, its row in the list). On the
+    operation's own page the address moves to the new run's.
+    """
 
     def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
         op = get_operation(request, model, pk, control=True)
-        with transaction.atomic():
-            if control.restart(op):
-                op.start()
-        if request.headers.get("HX-Request"):
-            return WidgetView().get(request, model, pk)
-        return HttpResponseRedirect(op.get_absolute_url())
+        again = control.run_again(op) or op  # a run still under way is shown as it is
+        if not request.headers.get("HX-Request"):
+            return HttpResponseRedirect(again.get_absolute_url())
+        response = WidgetView().get(request, again._meta.label_lower, str(again.pk))
+        current = request.headers.get("HX-Current-URL", "")
+        if again is not op and urlsplit(current).path == op.get_absolute_url():
+            response["HX-Push-Url"] = again.get_absolute_url()
+        return response
 
 
 class OperationListView(LoginRequiredMixin, TemplateView):

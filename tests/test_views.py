@@ -105,17 +105,27 @@ def test_cancel_without_htmx_redirects_back(owner_client, report):
 
 
 @override_settings(LIVEOPS={"RUNNER": "eager"})
-def test_restart_runs_a_finished_operation_again_and_returns_its_widget(owner_client, report):
+def test_run_again_starts_a_new_run_and_keeps_the_finished_one(owner_client, report):
+    report.title, report.steps = "Q4", 2
+    report.save()
     report.start()
     report.refresh_from_db()
-    first_seq = report.seq
-    response = owner_client.post(page(report) + "restart/", headers={"HX-Request": "true"})
+    finished = (report.seq, report.log_tail, report.result_context, report.finished_at)
+    here = "http://testserver" + page(report)
+    response = owner_client.post(
+        page(report) + "restart/", headers={"HX-Request": "true", "HX-Current-URL": here}
+    )
     assert response.status_code == 200
+    again = Report.objects.exclude(pk=report.pk).get()
+    assert (again.title, again.steps, again.owner_id) == ("Q4", 2, report.owner_id)
+    assert again.state == "succeeded" and again.log_count == 2  # ran (eagerly), from scratch
     report.refresh_from_db()
-    assert report.state == "succeeded"  # ran again (eagerly) after the reset
-    assert report.seq > first_seq + 2
-    assert report.log_count == 3  # the log starts over
-    assert f'id="op-root-{report.pk}"' in response.content.decode()
+    assert (report.seq, report.log_tail, report.result_context, report.finished_at) == finished
+    html = response.content.decode()
+    assert f'id="op-root-{again.pk}"' in html and f'id="op-root-{report.pk}"' not in html
+    assert response["HX-Push-Url"] == page(again)
+    elsewhere = owner_client.post(page(again) + "restart/", headers={"HX-Request": "true"})
+    assert "HX-Push-Url" not in elsewhere  # not on its page: the address stays
 
 
 @override_settings(LIVEOPS={"RUNNER": "liveops_htmx.runners.thread.runner"})
