@@ -6,12 +6,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
 from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
-from liveops_htmx.conf import DEFAULTS, conf
+from liveops_htmx.conf import DEFAULTS, TRANSPORTS, conf
 
 
 @register()
@@ -116,6 +116,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         "WATCHDOG_INTERVAL",
         "THREAD_WORKERS",
         "LOST_AFTER",
+        "POLL_INTERVAL",
+        "FALLBACK_AFTER",
     )
     for name in numbers:
         if name in user and not _positive(name, user[name]):
@@ -135,6 +137,17 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E005",
             )
         )
+    transport = user.get("TRANSPORT", DEFAULTS["TRANSPORT"])
+    if transport not in TRANSPORTS:
+        messages.append(
+            Error(
+                f"LIVEOPS['TRANSPORT'] must be one of {', '.join(map(repr, TRANSPORTS))}, "
+                f"not {transport!r}.",
+                hint="'auto' opens a WebSocket and falls back to Server-Sent Events, then to "
+                "polling; the others force one transport (see docs/transports.md).",
+                id="liveops_htmx.E008",
+            )
+        )
     url = user.get("WS_URL", DEFAULTS["WS_URL"])
     if not (isinstance(url, str) and url.startswith("/") and url.endswith("/")):
         messages.append(
@@ -145,6 +158,40 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register(Tags.urls)
+def check_transport_urls(**kwargs: Any) -> list[CheckMessage]:
+    """Server-Sent Events and polling are views of ``liveops_htmx.urls``: is it included?"""
+    from django.urls import NoReverseMatch, reverse
+
+    transport = conf.TRANSPORT
+    if transport not in TRANSPORTS or transport == "websocket":
+        return []
+    try:
+        reverse("liveops_htmx:list-poll")
+    except NoReverseMatch:
+        pass
+    else:
+        return []
+    hint = 'Add path("live/", include("liveops_htmx.urls")) to your URLconf.'
+    if transport == "auto":
+        return [
+            Warning(
+                "LIVEOPS['TRANSPORT'] is 'auto' but liveops_htmx.urls is not included: "
+                "pages follow over WebSockets only, with no fallback.",
+                hint=hint + " Or set LIVEOPS['TRANSPORT'] = 'websocket'.",
+                id="liveops_htmx.W008",
+            )
+        ]
+    return [
+        Error(
+            f"LIVEOPS['TRANSPORT'] is {transport!r}, whose views are in liveops_htmx.urls, "
+            "which is not included.",
+            hint=hint,
+            id="liveops_htmx.E009",
+        )
+    ]
 
 
 @register()

@@ -59,6 +59,10 @@ def test_templates_that_cannot_load_the_partials_are_e002():
         ({"FLUSH_INTERVAL": -1}, ["liveops_htmx.E005"]),
         ({"FLUSH_INTERVAL": 0}, []),
         ({"WS_URL": "asgi/notifications"}, ["liveops_htmx.E006"]),
+        ({"TRANSPORT": "sse"}, []),
+        ({"TRANSPORT": "long-polling"}, ["liveops_htmx.E008"]),
+        ({"POLL_INTERVAL": 0}, ["liveops_htmx.E005"]),
+        ({"FALLBACK_AFTER": "soon"}, ["liveops_htmx.E005"]),
         ({"HTMX_VERSION": 4, "LOG_TAIL": 50}, []),
     ],
 )
