@@ -124,3 +124,33 @@ def test_where_streams_fail_too_polling_keeps_the_page_live(
     seen = list(traffic.requests)
     clock.wait_polls(QUIET_POLLS)
     assert traffic.requests == seen, "requests after the result"
+
+
+@pytest.mark.parametrize("over", ["events", "poll"])
+def test_the_list_stays_live_without_websockets(
+    page: Page, no_websocket_site: Site, over: str
+) -> None:
+    site = no_websocket_site
+    if over == "poll":
+        refuse_streams(page)
+    traffic = Traffic(page)
+    page.goto(site.url + "/live/")
+    traffic.wait_count(over, 1)
+    document = Document(page)
+    rows = page.locator("ul#liveops-rows > li")
+    before = rows.count()
+
+    other = page.context.new_page()
+    op = start(other, site, "quick", items=20)
+
+    row = page.locator(f"li#liveop-row-ops-quick-{op.pk}")
+    expect(row).to_be_visible(timeout=TIMEOUT)
+    expect(rows.first).to_have_id(f"liveop-row-ops-quick-{op.pk}")
+    expect(row.locator(".liveops-row__state")).to_have_text("Succeeded", timeout=TIMEOUT)
+    expect(rows).to_have_count(before + 1)
+    document.assert_same()
+    assert traffic.count("fallback?to=sse") == 1, traffic.requests
+    if over == "events":
+        assert traffic.count("events") == 1 and traffic.count("poll") == 0, traffic.requests
+    else:
+        assert traffic.count("fallback?to=poll") == 1, traffic.requests
