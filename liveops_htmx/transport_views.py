@@ -139,8 +139,11 @@ def fallback(request: HttpRequest, model: str | None = None, pk: str | None = No
     htmx = request.GET.get("htmx", "")
     if to not in transports.NEXT.values() or htmx not in ("2", "4"):
         return HttpResponseBadRequest()
+    user = getattr(request, "user", None)
     try:
-        sub = subscription(request, getattr(request, "user", None), model, pk)
+        sub = subscription(request, user, model, pk)
+        if sub.kind == "op":
+            polls.viewable(sub, user)
     except SubscriptionRefused as refused:
         return _notice(pk, refused.code)
     ends = _endpoints(sub, request, int(htmx))

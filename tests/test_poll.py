@@ -258,7 +258,9 @@ def test_the_fallback_to_polling_polls_at_once_from_nothing(owner_client, user, 
 def test_the_fallback_refuses_as_the_others_do(client, user, other_user, report):
     client.force_login(other_user)
     token = make_subscription_token(user, report)
-    refused(fallback(client, report, "sse", 2, token), report.pk, 4403)
+    refused(fallback(client, report, "sse", 2, token), report.pk, 4403)  # not their token
+    theirs = make_subscription_token(other_user, report)
+    refused(fallback(client, report, "poll", 2, theirs), report.pk, 4403)  # not their operation
     client.force_login(user)
     assert fallback(client, report, "websocket", 2, token).status_code == 400
     assert fallback(client, report, "poll", 3, token).status_code == 400

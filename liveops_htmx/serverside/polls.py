@@ -30,7 +30,14 @@ if TYPE_CHECKING:
 POLL_FIELDS = ("seq", "owner", "state", "heartbeat_at", "started_at")
 
 
-def _row(sub: Subscription) -> LiveOperation:
+def viewable(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None) -> LiveOperation:
+    """The row of ``sub``'s operation (a few columns), if ``user`` may see it.
+
+    Raises :class:`~liveops_htmx.security.SubscriptionRefused` if it is gone or
+    ``user`` may not see it.
+    """
+    from django.contrib.auth.models import AnonymousUser
+
     try:
         model = model_for(sub.model)
     except LookupError:
@@ -41,6 +48,8 @@ def _row(sub: Subscription) -> LiveOperation:
         row = None
     if row is None:
         raise SubscriptionRefused(CloseCode.NOT_FOUND, sub)
+    if not row.user_can_view(user if user is not None else AnonymousUser()):
+        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub)
     return row
 
 
@@ -49,14 +58,9 @@ def operation_since(
 ) -> Snapshot | None:
     """None while the operation of ``sub`` is at seq ``since``; else its snapshot now.
 
-    Raises :class:`~liveops_htmx.security.SubscriptionRefused` if it is gone or
-    ``user`` may not see it.
+    Refused as :func:`viewable` is.
     """
-    from django.contrib.auth.models import AnonymousUser
-
-    row = _row(sub)
-    if not row.user_can_view(user if user is not None else AnonymousUser()):
-        raise SubscriptionRefused(CloseCode.FORBIDDEN, sub)
+    row = viewable(sub, user)
     if str(row.seq) == since and not control.is_stale(row):
         return None
     return snapshots.of(snapshots.fresh(sub.model, sub.pk))  # marks a lost worker's op lost
