@@ -271,8 +271,9 @@ def check_project(**kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Warning(
                 "django_htmx is not in INSTALLED_APPS.",
-                hint="Add it to load htmx and its ws extension: "
-                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}.',
+                hint="Add it to load htmx and its ws and sse extensions: "
+                '{% load django_htmx %}{% htmx_script extensions="hx-ws,hx-sse" %}, '
+                "or use {% liveops_scripts %}.",
                 id="liveops_htmx.W002",
             )
         )

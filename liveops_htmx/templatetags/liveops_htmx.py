@@ -88,7 +88,7 @@ def liveop(
 def liveops_list(
     context: template.Context, htmx: int | None = None, transport: str | None = None
 ) -> SafeString:
-    """The signed-in user's operations, newest first, live over one socket for the page."""
+    """The signed-in user's operations, newest first, live over one transport for the page."""
     from django.contrib.auth.models import AnonymousUser
 
     user = _viewer(context)
