@@ -1,5 +1,6 @@
 """Live without WebSockets: where upgrades are refused, a run reports over Server-Sent
 Events; where event streams fail as well, by polling; after the result, nothing more.
+The list of operations stays live the same ways.
 
 The demo here refuses every WebSocket upgrade with a 403, as a proxy that does not
 pass them does; Playwright makes the event streams fail where a test says so. That
