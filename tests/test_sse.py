@@ -289,3 +289,52 @@ async def test_a_list_stream_needs_the_users_own_list_token(user, other_user, re
     ).open()
     (notice,) = await sse.read_until_end()
     assert 'data-close-code="4400"' in notice
+
+
+async def test_a_hub_a_stream_started_still_reads_the_row_after_the_stream_ended(running, user):
+    # Django runs each request in a context of its own, whose thread goes when the
+    # request ends; a hub that outlives the stream that created it must not use it.
+    from tests.helpers import follow
+
+    report, call = running
+    sse = await stream(report, user)
+    await sse.read_events(1)  # the stream's request created the hub
+    comm = await follow(report, user)
+    await comm.receive_from()
+    await sse.disconnect()
+    # A write whose push is lost, then one whose push shows the gap: the hub rereads.
+    await database_sync_to_async(
+        lambda: Report.objects.filter(pk=report.pk).update(seq=50, status="lost write")
+    )()
+    await call("status", "next write")
+    assert "next write" in await comm.receive_from()
+    await comm.disconnect()
+    await no_hub_left()
+
+
+async def test_a_streams_hub_reads_where_a_sockets_hub_does(running, user, monkeypatch):
+    # Django runs a request's synchronous work in a thread of the request's own, kept
+    # until the request ends; a hub belongs to the process and outlives the stream
+    # that started it, so its reads run where a socket's hub reads, not there.
+    import threading
+
+    from liveops_htmx.serverside import snapshots
+    from tests.helpers import follow
+
+    report, _ = running
+    threads = []
+    real = snapshots.for_viewer
+
+    def recording(sub, viewer_user):
+        threads.append(threading.get_ident())
+        return real(sub, viewer_user)
+
+    monkeypatch.setattr(snapshots, "for_viewer", recording)
+    sse = await stream(report, user)
+    await sse.read_events(1)
+    await sse.disconnect()
+    await no_hub_left()
+    comm = await follow(report, user)
+    await comm.receive_from()
+    assert threads[0] == threads[1]
+    await comm.disconnect()

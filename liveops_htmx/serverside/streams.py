@@ -13,11 +13,12 @@ fails, and htmx 2 would retry it forever.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from channels.layers import BaseChannelLayer
@@ -112,6 +113,20 @@ class EventStream:
         self._taken.set()
 
 
+def detached(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """Run ``coro`` in a task outside the request's context, as a consumer's work runs.
+
+    Django runs a request's synchronous work in a thread of the request's own, which
+    it shuts down when the response ends. A hub belongs to the process and outlives
+    the stream that started it: its tasks, and the reads they make, must not
+    inherit that context.
+    """
+    task: asyncio.Task[None] = contextvars.Context().run(
+        asyncio.get_running_loop().create_task, coro
+    )
+    return task
+
+
 async def follow(
     layer: BaseChannelLayer,
     sub: Subscription,
@@ -134,22 +149,30 @@ async def follow(
         subject = snapshots.OperationSubject(sub.model, sub.pk)
         viewer = Viewer(stream)
         read = functools.partial(snapshots.for_viewer, sub, user)
+    subscribing = detached(_subscribe(layer, subject, viewer, read))
     try:
-        try:
-            joined = await hub.join(layer, subject, viewer)
-            snap = await joined.read(read)
-        except SubscriptionRefused as refused:
-            await viewer.end(refused.code)
-        except Exception as exc:
-            logger.warning("Subscribing a stream to %s failed: %r", subject.group, exc)
-            await viewer.end(CloseCode.SERVER_ERROR)
-        else:
-            viewer.offer_snapshot(snap)
         async for chunk in stream.chunks():
             yield chunk
     finally:
-        viewer.leave()
+        subscribing.cancel()
+        contextvars.Context().run(viewer.leave)
         stream.close()
+
+
+async def _subscribe(
+    layer: BaseChannelLayer, subject: Subject, viewer: Viewer, read: Callable[[], Any]
+) -> None:
+    """Join the hub, read the snapshot after joining, and offer it: as the consumer does."""
+    try:
+        joined = await hub.join(layer, subject, viewer)
+        snap = await joined.read(read)
+    except SubscriptionRefused as refused:
+        await viewer.end(refused.code)
+    except Exception as exc:
+        logger.warning("Subscribing a stream to %s failed: %r", subject.group, exc)
+        await viewer.end(CloseCode.SERVER_ERROR)
+    else:
+        viewer.offer_snapshot(snap)
 
 
 async def refused(element_id: str, code: int) -> AsyncIterator[str]:
