@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN := .run
 
 .PHONY: install demo demo-redis test lint tiers tiers-sqlite tiers-postgres tiers-django6 \
-	django6-suite e2e htmx-release wheel-check bench bench-quick messages clean
+	django6-suite e2e htmx-release wheel-check bench bench-quick bench-transports messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,9 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python bench/run.py --quick
+
+bench-transports: install
+	$(BIN)/python bench/transports.py --poll 2,0.5
 
 messages: install
 	cd liveops_htmx && ../$(BIN)/django-admin makemessages -a --no-obsolete --symlinks --ignore "static/*" && ../$(BIN)/django-admin compilemessages

@@ -7,9 +7,10 @@ as in the package::
     build/htmx-release/htmx.org/package.json
     build/htmx-release/htmx.org/dist/htmx.min.js         htmx
     build/htmx-release/htmx.org/dist/ext/hx-ws.min.js    its ws extension
+    build/htmx-release/htmx.org/dist/ext/hx-sse.min.js   its sse extension
 
 The demo serves ``build/htmx-release/htmx.org`` as static files under ``htmx.org/``
-and names the two scripts in ``LIVEOPS["HTMX_SCRIPTS"]``. A fetch that fails writes why into
+and names the three scripts in ``LIVEOPS["HTMX_SCRIPTS"]``. A fetch that fails writes why into
 ``build/htmx-release/FAILED`` (the e2e variant skips with that reason); it is an
 error only in CI (``CI=true``). An exact version already there is not fetched again.
 """
@@ -33,9 +34,19 @@ RELEASE_DIR = ROOT / "build" / "htmx-release"
 PACKAGE_DIR = RELEASE_DIR / "htmx.org"
 FAILED = RELEASE_DIR / "FAILED"
 #: Files kept from the package (paths inside it).
-FILES = ("package.json", "LICENSE", "dist/htmx.min.js", "dist/ext/hx-ws.min.js")
+FILES = (
+    "package.json",
+    "LICENSE",
+    "dist/htmx.min.js",
+    "dist/ext/hx-ws.min.js",
+    "dist/ext/hx-sse.min.js",
+)
 #: LIVEOPS["HTMX_SCRIPTS"] for it: static paths (PACKAGE_DIR as "htmx.org/"), in load order.
-SCRIPTS = ("htmx.org/dist/htmx.min.js", "htmx.org/dist/ext/hx-ws.min.js")
+SCRIPTS = (
+    "htmx.org/dist/htmx.min.js",
+    "htmx.org/dist/ext/hx-ws.min.js",
+    "htmx.org/dist/ext/hx-sse.min.js",
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 NPM_TIMEOUT = 120
 

@@ -141,6 +141,9 @@ LIVEOPS = {
     "RUNNER": os.environ.get("DEMO_RUNNER", "thread"),
     "BASE_TEMPLATE": "base.html",
     "LOST_AFTER": float(os.environ.get("DEMO_LOST_AFTER", "30")),
+    # "auto" (WebSocket, then Server-Sent Events, then polling), "websocket", "sse", "poll".
+    "TRANSPORT": os.environ.get("DEMO_TRANSPORT", "auto"),
+    "POLL_INTERVAL": float(os.environ.get("DEMO_POLL_INTERVAL", "2")),
 }
 
 LANGUAGE_CODE = "en"

@@ -39,6 +39,8 @@ from e2e.servers import (
 from e2e.site import Site
 
 HTMX = (Htmx("htmx2", 2, "2"), Htmx("htmx4", 4, "4"), Htmx("htmx4r", 4, "4-release"))
+#: Seconds between polls on the demo that refuses WebSockets.
+POLL_INTERVAL = 0.5
 #: Redis db the restart scenario uses when one answers on 127.0.0.1:6379.
 REDIS_DB = 11
 
@@ -142,6 +144,20 @@ def site(demo: Demo, htmx: Htmx, run_dir: Path) -> Iterator[Site]:
     server.start()
     try:
         yield Site(server.url, htmx.major)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def no_websocket_site(demo: Demo, htmx: int, run_dir: Path) -> Iterator[Site]:
+    """The embedded demo behind what refuses every WebSocket upgrade (as some proxies do)."""
+    env = demo.with_env(
+        DEMO_HTMX=str(htmx), DEMO_WEBSOCKETS="refuse", DEMO_POLL_INTERVAL=str(POLL_INTERVAL)
+    )
+    server = Server(f"uvicorn-nows-htmx{htmx}", env, run_dir)
+    server.start()
+    try:
+        yield Site(server.url, htmx)
     finally:
         server.stop()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Locator, Page, WebSocket
+from playwright.sync_api import Locator, Page, Request, WebSocket
 
 #: An operation's page, where the start form redirects.
 OP_URL = re.compile(r"/live/(?P<model>\w+\.\w+)/(?P<pk>\d+)/$")
@@ -246,3 +246,44 @@ class Sockets:
         found = live()
         assert found is not None
         return found
+
+
+@dataclass
+class Traffic:
+    """Every request a page makes to the HTTP transports, and every socket it tries."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)  # "events", "poll" or "fallback?to=…"
+    sockets: int = 0
+
+    KINDS = ("events", "poll", "fallback")
+
+    def __post_init__(self) -> None:
+        self.page.on("request", self._requested)
+        self.page.on("websocket", self._socket)
+
+    def _requested(self, request: Request) -> None:
+        url = urlsplit(request.url)
+        kind = url.path.rstrip("/").rsplit("/", 1)[-1]
+        if kind == "fallback":
+            kind += "?to=" + parse_qs(url.query).get("to", [""])[0]
+        if kind.split("?")[0] in self.KINDS:
+            self.requests.append(kind)
+
+    def _socket(self, ws: WebSocket) -> None:
+        self.sockets += 1
+
+    def count(self, kind: str) -> int:
+        return sum(1 for seen in self.requests if seen == kind)
+
+    def wait_count(self, kind: str, at_least: int, timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout / 1000
+        while self.count(kind) < at_least:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{at_least} {kind} requests wanted; seen {self.requests}")
+            self.page.wait_for_timeout(50)
+
+
+def refuse_streams(page: Page) -> None:
+    """Make every event stream of ``page`` fail, as a proxy that blocks them would."""
+    page.route(lambda url: "/events/" in urlsplit(url).path, lambda route: route.abort())

@@ -6,12 +6,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
 from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
-from liveops_htmx.conf import DEFAULTS, SCRIPT_URL_PREFIXES, conf
+from liveops_htmx.conf import DEFAULTS, SCRIPT_URL_PREFIXES, TRANSPORTS, conf
 
 
 @register()
@@ -119,6 +119,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         "WATCHDOG_INTERVAL",
         "THREAD_WORKERS",
         "LOST_AFTER",
+        "POLL_INTERVAL",
+        "FALLBACK_AFTER",
     )
     for name in numbers:
         if name in user and not _positive(name, user[name]):
@@ -151,6 +153,17 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E010",
             )
         )
+    transport = user.get("TRANSPORT", DEFAULTS["TRANSPORT"])
+    if transport not in TRANSPORTS:
+        messages.append(
+            Error(
+                f"LIVEOPS['TRANSPORT'] must be one of {', '.join(map(repr, TRANSPORTS))}, "
+                f"not {transport!r}.",
+                hint="'auto' opens a WebSocket and falls back to Server-Sent Events, then to "
+                "polling; the others force one transport (see docs/transports.md).",
+                id="liveops_htmx.E012",
+            )
+        )
     url = user.get("WS_URL", DEFAULTS["WS_URL"])
     if not (isinstance(url, str) and url.startswith("/") and url.endswith("/")):
         messages.append(
@@ -164,8 +177,9 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 _SCRIPTS_HINT = (
-    "Name the scripts in load order, htmx first and then its ws extension: static paths "
-    "(e.g. ['vendor/htmx.min.js', 'vendor/ext/hx-ws.min.js']) or URLs starting with '/', "
+    "Name the scripts in load order, htmx first, then the extensions the transport needs "
+    "(ws, sse): static paths (e.g. ['vendor/htmx.min.js', 'vendor/ext/hx-ws.min.js', "
+    "'vendor/ext/hx-sse.min.js']) or URLs starting with '/', "
     "'http://' or 'https://'. None loads django-htmx's bundled copies."
 )
 
@@ -195,6 +209,40 @@ def _check_htmx_scripts(scripts: Any) -> list[CheckMessage]:
             f"{', '.join(missing)}.",
             hint="Check the paths against STATICFILES_DIRS and the apps' static folders.",
             id="liveops_htmx.W007",
+        )
+    ]
+
+
+@register(Tags.urls)
+def check_transport_urls(**kwargs: Any) -> list[CheckMessage]:
+    """Server-Sent Events and polling are views of ``liveops_htmx.urls``: is it included?"""
+    from django.urls import NoReverseMatch, reverse
+
+    transport = conf.TRANSPORT
+    if transport not in TRANSPORTS or transport == "websocket":
+        return []
+    try:
+        reverse("liveops_htmx:list-poll")
+    except NoReverseMatch:
+        pass
+    else:
+        return []
+    hint = 'Add path("live/", include("liveops_htmx.urls")) to your URLconf.'
+    if transport == "auto":
+        return [
+            Warning(
+                "LIVEOPS['TRANSPORT'] is 'auto' but liveops_htmx.urls is not included: "
+                "pages follow over WebSockets only, with no fallback.",
+                hint=hint + " Or set LIVEOPS['TRANSPORT'] = 'websocket'.",
+                id="liveops_htmx.W008",
+            )
+        ]
+    return [
+        Error(
+            f"LIVEOPS['TRANSPORT'] is {transport!r}, whose views are in liveops_htmx.urls, "
+            "which is not included.",
+            hint=hint,
+            id="liveops_htmx.E013",
         )
     ]
 
@@ -299,9 +347,9 @@ def check_project(**kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Warning(
                 "django_htmx is not in INSTALLED_APPS.",
-                hint="Add it to load htmx and its ws extension: "
-                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}, '
-                "or name your own in LIVEOPS['HTMX_SCRIPTS'].",
+                hint="Add it to load htmx and its ws and sse extensions: "
+                '{% load django_htmx %}{% htmx_script extensions="hx-ws,hx-sse" %}, '
+                "use {% liveops_scripts %}, or name your own in LIVEOPS['HTMX_SCRIPTS'].",
                 id="liveops_htmx.W002",
             )
         )

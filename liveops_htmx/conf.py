@@ -51,7 +51,18 @@ DEFAULTS: dict[str, Any] = {
     "LIST_SIZE": 50,
     # Template the bundled operation and list pages extend.
     "BASE_TEMPLATE": "liveops_htmx/base.html",
+    # How pages follow operations: "auto" (a WebSocket; Server-Sent Events where it
+    # cannot open; polling where neither delivers), or always "websocket", "sse", "poll".
+    "TRANSPORT": "auto",
+    # Seconds between two requests of a page that follows by polling.
+    "POLL_INTERVAL": 2.0,
+    # "auto": seconds a page waits for the first frame of its WebSocket (or event
+    # stream) before it moves to the next transport; an error moves it at once.
+    "FALLBACK_AFTER": 10.0,
 }
+
+#: The values of ``LIVEOPS["TRANSPORT"]``.
+TRANSPORTS: tuple[str, ...] = ("auto", "websocket", "sse", "poll")
 
 
 #: An HTMX_SCRIPTS entry starting with one of these is used as it is, not as a static path.
@@ -144,6 +155,18 @@ class LiveopsSettings:
     @property
     def BASE_TEMPLATE(self) -> str:
         return str(self._get("BASE_TEMPLATE"))
+
+    @property
+    def TRANSPORT(self) -> str:
+        return str(self._get("TRANSPORT"))
+
+    @property
+    def POLL_INTERVAL(self) -> float:
+        return float(self._get("POLL_INTERVAL"))
+
+    @property
+    def FALLBACK_AFTER(self) -> float:
+        return float(self._get("FALLBACK_AFTER"))
 
     @property
     def HEARTBEAT_INTERVAL(self) -> float:

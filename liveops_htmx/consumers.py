@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,18 +25,10 @@ from liveops_htmx.security import (
     check_user,
     read_subscription_token,
 )
-from liveops_htmx.serverside import hub, limits, snapshots
+from liveops_htmx.serverside import hub, limits, viewers
 from liveops_htmx.serverside.fanout import Viewer
-from liveops_htmx.serverside.lists import ListSubject
-from liveops_htmx.serverside.outbox import RowOutbox
-from liveops_htmx.serverside.reads import Subject
-from liveops_htmx.serverside.snapshots import OperationSubject
 
 logger = logging.getLogger("liveops_htmx.consumers")
-
-#: Seconds before a failed first read of the row is tried again, doubling up to the max.
-FIRST_READ_RETRY = 1.0
-FIRST_READ_RETRY_MAX = 30.0
 
 
 class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -97,45 +88,15 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             logger.error("No channel layer %r: live updates are off.", conf.CHANNEL_LAYER)
             await self.end(CloseCode.UNAVAILABLE)
             return
-        if sub.kind == "list":
-            subject: Subject = ListSubject(str(sub.user_pk))
-            viewer = self.viewer = Viewer(self, RowOutbox())
-            read = subject.load
-        else:
-            subject = OperationSubject(sub.model, sub.pk)
-            viewer = self.viewer = Viewer(self)
-            read = functools.partial(snapshots.for_viewer, sub, user)
+        subject, viewer, read = viewers.viewer_for(sub, user, self)
+        self.viewer = viewer
         try:
             joined = await hub.join(layer, subject, viewer)
         except Exception as exc:  # the hub could not even be set up: nothing to wait for
             logger.warning("Subscribing a viewer to %s failed: %r", subject.group, exc)
             await viewer.end(CloseCode.SERVER_ERROR)
             return
-        self._first = asyncio.ensure_future(self._first_snapshot(joined, viewer, read))
-
-    async def _first_snapshot(self, joined: hub.Hub, viewer: Viewer, read: Any) -> None:
-        """Read the viewer's snapshot; a failed read is tried again, ever less often.
-
-        Closing instead would cost a reconnect storm: htmx reopens a socket closed with
-        1011 at once, and its backoff starts over with every socket that opened.
-        """
-        pause = FIRST_READ_RETRY
-        while True:
-            try:
-                snap = await joined.read(read)
-            except SubscriptionRefused as refused:
-                await viewer.end(refused.code)
-                return
-            except Exception as exc:
-                logger.warning("Reading %s failed, again in %.0f s: %r", joined.group, pause, exc)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, FIRST_READ_RETRY_MAX)
-                continue
-            if isinstance(snap, snapshots.Admitted):
-                viewer.outbox.can_control = snap.can_control
-                snap = snap.snapshot
-            viewer.offer_snapshot(snap)
-            return
+        self._first = asyncio.ensure_future(viewers.first_snapshot(joined, viewer, read))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing is expected from the browser; only an oversized frame is worth a word.

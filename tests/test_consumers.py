@@ -355,9 +355,9 @@ async def test_a_failed_first_read_keeps_the_socket_and_is_tried_again(
     report, user, monkeypatch, caplog
 ):
     """Closing with 1011 would make htmx reconnect at once, again and again."""
-    from liveops_htmx import consumers
+    from liveops_htmx.serverside import viewers
 
-    monkeypatch.setattr(consumers, "FIRST_READ_RETRY", 0.05)
+    monkeypatch.setattr(viewers, "FIRST_READ_RETRY", 0.05)
     real = snapshots.for_viewer
     failures = [OSError("the database went away"), OSError("still away")]
 
@@ -375,9 +375,9 @@ async def test_a_failed_first_read_keeps_the_socket_and_is_tried_again(
 
 
 async def test_a_viewer_leaving_while_its_read_is_retried_leaves_no_hub(report, user, monkeypatch):
-    from liveops_htmx import consumers
+    from liveops_htmx.serverside import viewers
 
-    monkeypatch.setattr(consumers, "FIRST_READ_RETRY", 0.05)
+    monkeypatch.setattr(viewers, "FIRST_READ_RETRY", 0.05)
 
     def broken(sub, viewer_user):
         raise OSError("the database is down")

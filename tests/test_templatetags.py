@@ -99,6 +99,7 @@ def test_scripts_for_htmx_4_run_in_order_before_htmx_starts():
     assert [re.search(r'src="([^"]+)"', s)[1] for s in scripts] == [
         "/static/django_htmx/htmx-4.min.js",
         "/static/django_htmx/ext/hx-ws-4.min.js",
+        "/static/django_htmx/ext/hx-sse-4.min.js",  # "auto" falls back to a stream
     ]
     # A deferred htmx 4 starts on a timer that may beat its deferred extension.
     assert all("defer" not in s and 'nonce="n0nce"' in s for s in scripts)

@@ -27,6 +27,7 @@ ELEMENTS: tuple[str, ...] = (
     "error",
     "controls",
     "socket",
+    "fallback",
     "root",
     "bar",
     "log-lines",

@@ -35,6 +35,9 @@ PART_SWAP = "innerHTML"
 SOCKET = "socket"
 #: The parts that differ by audience (see :func:`controller_parts`).
 AUDIENCE_PARTS: tuple[str, ...] = ("controls",)
+#: The element inside the socket element that moves a page to another transport
+#: (:mod:`.transports`); every snapshot makes it inert.
+FALLBACK = "fallback"
 
 
 def with_oob(html: str, swap: str) -> str:
@@ -101,9 +104,14 @@ def region(selector: str, html: str) -> str:
     return format_html('<div hx-swap-oob="innerHTML:{}">{}</div>', selector, html)
 
 
+def inert(element_id: str) -> str:
+    """Replace an element with an empty hidden one of the same id: nothing left to trigger."""
+    return format_html('<div id="{}" hx-swap-oob="outerHTML" hidden></div>', element_id)
+
+
 def socket_closer(op: LiveOperation) -> str:
     """Replace the socket element with an inert one: htmx closes the socket, never retries."""
-    return format_html('<div id="{}" hx-swap-oob="outerHTML" hidden></div>', dom_id(op, SOCKET))
+    return inert(dom_id(op, SOCKET))
 
 
 def refusal(element_id: str, message: str, code: int) -> str:
@@ -117,11 +125,15 @@ def refusal(element_id: str, message: str, code: int) -> str:
     )
 
 
-def socket(element_id: str, url: str, htmx_version: int) -> SafeString:
-    """The hidden element that makes htmx open a socket to ``url``."""
+def socket(element_id: str, url: str, htmx_version: int, inner: str = "") -> SafeString:
+    """The hidden element that makes htmx open a socket to ``url`` (``inner``: its content)."""
     if htmx_version == 4:
-        return format_html('<div id="{}" hx-ws:connect="{}" hidden></div>', element_id, url)
-    return format_html('<div id="{}" hx-ext="ws" ws-connect="{}" hidden></div>', element_id, url)
+        return format_html(
+            '<div id="{}" hx-ws:connect="{}" hidden>{}</div>', element_id, url, inner
+        )
+    return format_html(
+        '<div id="{}" hx-ext="ws" ws-connect="{}" hidden>{}</div>', element_id, url, inner
+    )
 
 
 def socket_element(op: LiveOperation, url: str, htmx_version: int) -> SafeString:
@@ -190,6 +202,8 @@ def snapshot_parts(op: LiveOperation) -> dict[str, str]:
     parts = render_parts(op, PARTS, oob=True)
     for selector, html in (op.regions or {}).items():
         parts[f"region:{selector}"] = region(selector, mark_safe(html))
+    # The first frame of a WebSocket or stream: it delivers, so it need not fall back.
+    parts[FALLBACK] = inert(dom_id(op, FALLBACK))
     if op.is_finished:
         parts[SOCKET] = terminal_part(op)
     return parts
