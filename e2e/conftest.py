@@ -149,15 +149,15 @@ def site(demo: Demo, htmx: Htmx, run_dir: Path) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="session")
-def no_websocket_site(demo: Demo, htmx: int, run_dir: Path) -> Iterator[Site]:
+def no_websocket_site(demo: Demo, htmx: Htmx, run_dir: Path) -> Iterator[Site]:
     """The embedded demo behind what refuses every WebSocket upgrade (as some proxies do)."""
     env = demo.with_env(
-        DEMO_HTMX=str(htmx), DEMO_WEBSOCKETS="refuse", DEMO_POLL_INTERVAL=str(POLL_INTERVAL)
+        DEMO_HTMX=htmx.demo, DEMO_WEBSOCKETS="refuse", DEMO_POLL_INTERVAL=str(POLL_INTERVAL)
     )
-    server = Server(f"uvicorn-nows-htmx{htmx}", env, run_dir)
+    server = Server(f"uvicorn-nows-{htmx.id}", env, run_dir)
     server.start()
     try:
-        yield Site(server.url, htmx)
+        yield Site(server.url, htmx.major)
     finally:
         server.stop()
 
