@@ -98,8 +98,32 @@ bench-quick: install
 bench-transports: install
 	$(BIN)/python bench/transports.py --poll 2,0.5
 
+# Translations: `make messages` regenerates the catalogs of every language in LOCALES from
+# the sources, drops the strings the sources no longer have (--no-obsolete), and compiles
+# them. Two sets, made the same way: the kit's, liveops_htmx/locale (its Python files, and
+# its templates through the liveops_htmx/templates symlink, hence --symlinks), and the
+# demo's own, demo/locale (demo/ops, demo/settings.py, demo/templates). The .po and the
+# .mo files are both committed: the wheel, the demo and the tests use the .mo as they are.
+# Adding a string, end to end: mark it (gettext, ngettext, gettext_lazy as _, or
+# {% translate %} in a template); `make messages`; in each catalog it lands in, fill its
+# empty msgstr (every plural form) and check any entry msgmerge marked "#, fuzzy" (a
+# guess from a similar string), then delete that flag; `make messages` again to compile;
+# commit the .po and .mo files. tests/test_translations.py fails until every catalog is
+# complete, has no fuzzy entry, keeps the placeholders, matches the sources and is
+# compiled. A new language: add it here, to LANGUAGES in demo/settings.py and to
+# PLURAL_RULES in that test; `make messages` starts its catalogs with a fuzzy header:
+# check their Plural-Forms and Language lines, delete that flag, translate.
+LOCALES := de es fr it ja nl pl pt_BR
+# Without DJANGO_SETTINGS_MODULE, so that a settings module in the environment cannot
+# send the strings to its LOCALE_PATHS.
+DJANGO_ADMIN := env -u DJANGO_SETTINGS_MODULE ../$(BIN)/django-admin
+MAKEMESSAGES := $(DJANGO_ADMIN) makemessages $(addprefix -l ,$(LOCALES)) --no-obsolete
+
 messages: install
-	cd liveops_htmx && ../$(BIN)/django-admin makemessages -a --no-obsolete --symlinks --ignore "static/*" && ../$(BIN)/django-admin compilemessages
+	cd liveops_htmx && $(MAKEMESSAGES) --symlinks --ignore "static/*" \
+		&& $(DJANGO_ADMIN) compilemessages
+	cd demo && $(MAKEMESSAGES) --ignore "static/*" --ignore ".run/*" \
+		&& $(DJANGO_ADMIN) compilemessages
 
 clean:
 	rm -rf build dist tests/.run demo/.run e2e/.run .coverage

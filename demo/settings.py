@@ -147,7 +147,19 @@ LIVEOPS = {
 }
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English")), ("fr", _("French")), ("de", _("German"))]
+# Every catalog the kit and the demo ship (liveops_htmx/locale, demo/locale), and English;
+# LocaleMiddleware picks among these. tests/test_translations.py keeps them in step.
+LANGUAGES = [
+    ("en", _("English")),
+    ("fr", _("French")),
+    ("de", _("German")),
+    ("es", _("Spanish")),
+    ("it", _("Italian")),
+    ("nl", _("Dutch")),
+    ("pl", _("Polish")),
+    ("pt-br", _("Brazilian Portuguese")),
+    ("ja", _("Japanese")),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
