@@ -103,7 +103,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Error(
                 "LIVEOPS['HTMX_VERSION'] must be 2 or 4.",
-                hint="Use the major version of the htmx you load with {% htmx_script %}.",
+                hint="Use the major version of the htmx that {% liveops_scripts %} (or your "
+                "own script tags) load.",
                 id="liveops_htmx.E004",
             )
         )

@@ -35,8 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLISH_QUEUE_MAX": 10_000,
     # Largest client frame (bytes) the consumer tolerates before closing with 1009.
     "CLIENT_FRAME_MAX": 4096,
-    # Live connections one visitor (user, else session, else client address) may hold
-    # open in one serving process; the next is refused with 4429. None: no limit.
+    # WebSockets and event streams one visitor (user, else session, else client address)
+    # may hold open in one serving process; the next is refused (4429). None: no limit.
     "SOCKETS_PER_USER": 100,
     # Seconds between a subscription's checks of the database for missed pushes.
     "WATCHDOG_INTERVAL": 15.0,

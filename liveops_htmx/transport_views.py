@@ -17,6 +17,7 @@ element of the next transport, which replaces the page's transport element.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -38,7 +39,7 @@ from liveops_htmx.security import (
     check_user,
     read_subscription_token,
 )
-from liveops_htmx.serverside import lists, polls, streams
+from liveops_htmx.serverside import limits, lists, polls, streams
 
 logger = logging.getLogger("liveops_htmx.transports")
 
@@ -101,7 +102,20 @@ async def events(
     if layer is None:
         logger.error("No channel layer %r: live updates are off.", conf.CHANNEL_LAYER)
         return streams.response(streams.refused(_element(pk), CloseCode.UNAVAILABLE))
-    return streams.response(streams.follow(layer, sub, user, _element(pk)))
+    visitor = await limits.request_visitor_key(request, user)
+    if not limits.slots.acquire(visitor, conf.SOCKETS_PER_USER):
+        logger.info("Refused a stream: its visitor holds %s already.", conf.SOCKETS_PER_USER)
+        return streams.response(streams.refused(_element(pk), CloseCode.TOO_MANY))
+    return streams.response(_releasing(streams.follow(layer, sub, user, _element(pk)), visitor))
+
+
+async def _releasing(chunks: AsyncIterator[str], visitor: str) -> AsyncIterator[str]:
+    """``chunks``, then the visitor's slot given back, however the stream ends."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        limits.slots.release(visitor)
 
 
 @require_GET

@@ -338,3 +338,21 @@ async def test_a_streams_hub_reads_where_a_sockets_hub_does(running, user, monke
     await comm.receive_from()
     assert threads[0] == threads[1]
     await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 2})
+async def test_streams_count_against_the_visitors_connections_4429(running, user):
+    from liveops_htmx.serverside.limits import slots
+
+    report, _call = running
+    first = await stream(report, user)
+    assert "Running" in (await first.read_events(1))[0]
+    second = await stream(report, user)
+    await second.read_events(1)
+    third = await stream(report, user)
+    (notice,) = await third.read_until_end()
+    assert f'id="op-socket-{report.pk}"' in notice and 'data-close-code="4429"' in notice
+    await first.disconnect()
+    await eventually(lambda: slots.held(f"user:{user.pk}") == 1, what="the slot given back")
+    fourth = await stream(report, user)
+    assert "Running" in (await fourth.read_events(1))[0]

@@ -16,14 +16,8 @@ A visitor is (:func:`visitor_key`):
   proxy, run the server with its proxy-headers option so that this is the client's,
   not the proxy's).
 
-Other transports count against the same slots. A streaming view (server-sent events)
-takes one for the life of its stream::
-
-    key = visitor_key(request.user, request.session.session_key, request.META.get("REMOTE_ADDR"))
-    with slots.hold(key) as admitted:
-        if not admitted:
-            ...  # answer 429
-        ...  # stream
+An event stream takes a slot the same way, for the life of its stream. A poll holds
+no connection, so it takes none.
 """
 
 from __future__ import annotations
@@ -98,6 +92,16 @@ def _existing_session_key(session: Any) -> str | None:
     session.get("_")
     key = session.session_key
     return str(key) if key else None
+
+
+async def request_visitor_key(request: Any, user: Any) -> str:
+    """:func:`visitor_key` of an HTTP request (an event stream's)."""
+    session_key = None
+    session = getattr(request, "session", None)
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    if not authenticated and session is not None and getattr(session, "session_key", None):
+        session_key = await database_sync_to_async(_existing_session_key)(session)
+    return visitor_key(user, session_key, request.META.get("REMOTE_ADDR"))
 
 
 async def scope_visitor_key(scope: Any) -> str:
