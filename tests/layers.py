@@ -9,6 +9,7 @@ class FlakyLayer(InMemoryChannelLayer):
     fail_group_add = False
     drop_probes = False
     receive_failures = 0
+    discard_failures = 0
     group_adds = 0
 
     async def group_add(self, group, channel):
@@ -16,6 +17,12 @@ class FlakyLayer(InMemoryChannelLayer):
         if self.fail_group_add:
             raise ConnectionError("cannot subscribe")
         await super().group_add(group, channel)
+
+    async def group_discard(self, group, channel):
+        if type(self).discard_failures > 0:
+            type(self).discard_failures -= 1
+            raise ConnectionError("connection refused")
+        await super().group_discard(group, channel)
 
     async def group_send(self, group, message):
         if self.drop_probes and message.get("type") == "liveop.probe":

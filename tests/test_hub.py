@@ -25,6 +25,7 @@ def flaky():
     for name in ("fail_group_add", "drop_probes"):
         setattr(FlakyLayer, name, False)
     FlakyLayer.receive_failures = 0
+    FlakyLayer.discard_failures = 0
     FlakyLayer.group_adds = 0
     channel_layers.backends.clear()
 
@@ -96,6 +97,23 @@ async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, r
     await comm.disconnect()
     await asyncio.gather(task, return_exceptions=True)
     await eventually(lambda: hub.hubs() == [], what="the hub to stop")
+
+
+async def test_a_leave_the_layer_failed_is_tried_again(flaky, report, user, monkeypatch):
+    """A membership whose discard failed (Redis unreachable) must not stay a day in Redis.
+
+    Found by tests/test_faults.py: the last viewer left while the server's connection
+    to Redis was cut, and the group kept the server's channel.
+    """
+    monkeypatch.setattr(subscription, "LEAVE_RETRIES", (0.01, 0.01))
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    layer = channel_layers["default"]
+    (group,) = [g for g in layer.groups if g.startswith("liveop.")]
+    FlakyLayer.discard_failures = 2  # the first leave and one retry fail
+    await comm.disconnect()
+    await eventually(lambda: not layer.groups.get(group), what="the membership to go")
+    assert FlakyLayer.discard_failures == 0
 
 
 async def test_viewers_joining_together_share_one_read_of_the_row(report, user, monkeypatch):

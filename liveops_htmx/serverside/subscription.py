@@ -8,6 +8,9 @@ current from the database and a layer that stays down costs no reconnect storm.
 
 The watchdog rereads the row when nothing was heard for ``WATCHDOG_INTERVAL`` and
 renews the membership every hour (memberships expire on the Redis layers).
+
+A leave the layer fails is tried again for a few minutes: a membership left in Redis
+brings the group's pushes to this process until it expires, a day later.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ FIRST_TRIES = (0.2, 0.5)
 RETRY_MAX = 30.0
 #: Seconds between rereads of the row while the layer is down.
 POLL_WHILE_DOWN = 2.0
+#: Pauses before each new try of a leave the layer failed (about 4 minutes in all):
+#: a membership left in Redis would bring the group's pushes to this process for a day.
+LEAVE_RETRIES = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0)
+
+#: Leaves under way, kept from the garbage collector (their subscription is gone).
+_leaving: set[asyncio.Task[None]] = set()
 
 
 class Subscription:
@@ -187,10 +196,29 @@ class Subscription:
             task.cancel()
         self.inbox.detach(self.group, self)
         if self.joined:
-            self.loop.create_task(self._leave())
+            task = self.loop.create_task(self._leave())
+            _leaving.add(task)
+            task.add_done_callback(_leaving.discard)
 
     async def _leave(self) -> None:
-        try:
-            await self.inbox.leave(self.group, self)
-        except Exception as exc:
-            logger.warning("Leaving %s failed: %r", self.group, exc)
+        """Leave the group; a layer that fails (or hangs) is tried again, ever less often.
+
+        Each try goes through the inbox, which keeps the membership if a newer hub of
+        this loop has joined the group meanwhile.
+        """
+        for attempt, pause in enumerate((*LEAVE_RETRIES, None)):
+            try:
+                await within(self.inbox.leave(self.group, self), conf.PUBLISH_TIMEOUT)
+                return
+            except Exception as exc:
+                if pause is None:
+                    logger.warning("Leaving %s failed, giving up: %r", self.group, exc)
+                    return
+                logger.log(
+                    logging.DEBUG if attempt else logging.WARNING,
+                    "Leaving %s failed, next try in %.0f s: %r",
+                    self.group,
+                    pause,
+                    exc,
+                )
+                await asyncio.sleep(pause)
