@@ -116,6 +116,26 @@ async def test_a_leave_the_layer_failed_is_tried_again(flaky, report, user, monk
     assert FlakyLayer.discard_failures == 0
 
 
+async def test_a_hub_stopped_while_rejoining_still_leaves_the_group(flaky, report, user):
+    """The membership the layer holds from the first join outlives a failed rejoin.
+
+    Found by tests/test_faults.py: a cut made the receive fail and the rejoin fail;
+    the last viewer left meanwhile and the hub, no longer "joined", never left.
+    """
+    call = worker(report)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    layer = channel_layers["default"]
+    (group,) = [g for g in layer.groups if g.startswith("liveop.")]
+    (the_hub,) = hub.hubs()
+    FlakyLayer.fail_group_add = True  # Redis is down: the rejoin fails too
+    FlakyLayer.receive_failures = 1  # the receive under way succeeds, the next fails
+    await call("start")
+    await eventually(lambda: not the_hub.subscription.joined, what="the failed rejoin")
+    await comm.disconnect()
+    await eventually(lambda: not layer.groups.get(group), what="the membership to go")
+
+
 async def test_viewers_joining_together_share_one_read_of_the_row(report, user, monkeypatch):
     from liveops_htmx.serverside import snapshots
 

@@ -9,8 +9,9 @@ current from the database and a layer that stays down costs no reconnect storm.
 The watchdog rereads the row when nothing was heard for ``WATCHDOG_INTERVAL`` and
 renews the membership every hour (memberships expire on the Redis layers).
 
-A leave the layer fails is tried again for a few minutes: a membership left in Redis
-brings the group's pushes to this process until it expires, a day later.
+Stopping leaves the group whenever a join was sent, joined or not, and a leave the
+layer fails is tried again for a few minutes: a membership left in Redis brings the
+group's pushes to this process until it expires, a day later.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class Subscription:
         self.loop = asyncio.get_running_loop()
         self.inbox = inbox_for(layer)
         self.joined = False
+        #: A join was sent: the layer may hold the membership, joined or not (a rejoin
+        #: that failed leaves the first one in Redis), so stopping leaves the group.
+        self.added = False
         self.heard_at = self.loop.time()
         #: Done once the first tries are over, joined or not: viewers need not wait longer.
         self.ready: asyncio.Future[None] = self.loop.create_future()
@@ -83,6 +87,7 @@ class Subscription:
 
     async def _join(self) -> None:
         # A layer whose server does not answer must not keep viewers from their snapshot.
+        self.added = True
         await within(self.inbox.join(self.group), conf.PUBLISH_TIMEOUT)
         self.inbox.attach(self.group, self)
         self.joined = True
@@ -195,7 +200,7 @@ class Subscription:
         for task in list(self._tasks):
             task.cancel()
         self.inbox.detach(self.group, self)
-        if self.joined:
+        if self.added:
             task = self.loop.create_task(self._leave())
             _leaving.add(task)
             task.add_done_callback(_leaving.discard)
