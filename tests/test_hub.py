@@ -22,7 +22,7 @@ FLAKY = {"default": {"BACKEND": "tests.layers.FlakyLayer"}}
 def flaky():
     with override_settings(CHANNEL_LAYERS=FLAKY, LIVEOPS={"PUBLISH_TIMEOUT": 0.3}):
         yield
-    for name in ("fail_group_add", "drop_probes"):
+    for name in ("fail_group_add", "hang_group_add", "drop_probes"):
         setattr(FlakyLayer, name, False)
     FlakyLayer.receive_failures = 0
     FlakyLayer.discard_failures = 0
@@ -48,6 +48,32 @@ async def test_a_layer_that_refuses_the_join_serves_the_row_until_it_is_back(
     await call("status", "live again")
     assert "live again" in await comm.receive_from(timeout=TIMEOUT)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"PUBLISH_TIMEOUT": 1.0})
+async def test_a_layer_that_does_not_answer_holds_the_first_snapshot_one_try_at_most(
+    flaky, report, user
+):
+    """A black hole between the server and Redis: each try to join waits PUBLISH_TIMEOUT.
+
+    Found by tests/test_faults.py: the first viewer of an operation waited for all the
+    first tries (3 x PUBLISH_TIMEOUT and the pauses, 7 s by default) for its snapshot.
+    """
+    FlakyLayer.hang_group_add = True
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    call = worker(report)
+    comm = await follow(report, user)
+    assert "Pending" in await comm.receive_from(timeout=5)
+    assert loop.time() - began < 2.0  # one try, not three
+    FlakyLayer.hang_group_add = False  # Redis answers again: a later try joins
+    (the_hub,) = hub.hubs()
+    await eventually(lambda: the_hub.subscription.joined, what="the join")
+    await call("start")
+    frame = ""
+    while "Running" not in frame:
+        frame = await comm.receive_from(timeout=TIMEOUT)
     await comm.disconnect()
 
 

@@ -94,10 +94,16 @@ class Subscription:
         await self._confirm()
 
     async def _start(self) -> None:
+        # A layer that does not answer (each try waits PUBLISH_TIMEOUT) holds viewers
+        # for one try at most; a join that succeeds after they were let in rereads the
+        # row for them, as they may have missed a push meanwhile.
+        release = self.loop.call_later(conf.PUBLISH_TIMEOUT, self._release)
         try:
             for attempt, pause in enumerate((*FIRST_TRIES, None)):
                 try:
                     await self._join()
+                    if self.ready.done():
+                        self.heal()
                     return
                 except Exception as exc:
                     logger.warning("Joining %s failed (try %d): %r", self.group, attempt + 1, exc)
@@ -105,8 +111,12 @@ class Subscription:
                         await asyncio.sleep(pause)
             self._retry()
         finally:
-            if not self.ready.done():
-                self.ready.set_result(None)
+            release.cancel()
+            self._release()
+
+    def _release(self) -> None:
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     def _retry(self) -> None:
         """Keep trying to join, ever less often; viewers are served from the row meanwhile."""
