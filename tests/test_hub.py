@@ -22,9 +22,10 @@ FLAKY = {"default": {"BACKEND": "tests.layers.FlakyLayer"}}
 def flaky():
     with override_settings(CHANNEL_LAYERS=FLAKY, LIVEOPS={"PUBLISH_TIMEOUT": 0.3}):
         yield
-    for name in ("fail_group_add", "drop_probes"):
+    for name in ("fail_group_add", "hang_group_add", "drop_probes"):
         setattr(FlakyLayer, name, False)
     FlakyLayer.receive_failures = 0
+    FlakyLayer.discard_failures = 0
     FlakyLayer.group_adds = 0
     channel_layers.backends.clear()
 
@@ -47,6 +48,32 @@ async def test_a_layer_that_refuses_the_join_serves_the_row_until_it_is_back(
     await call("status", "live again")
     assert "live again" in await comm.receive_from(timeout=TIMEOUT)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"PUBLISH_TIMEOUT": 1.0})
+async def test_a_layer_that_does_not_answer_holds_the_first_snapshot_one_try_at_most(
+    flaky, report, user
+):
+    """A black hole between the server and Redis: each try to join waits PUBLISH_TIMEOUT.
+
+    Found by tests/test_faults.py: the first viewer of an operation waited for all the
+    first tries (3 x PUBLISH_TIMEOUT and the pauses, 7 s by default) for its snapshot.
+    """
+    FlakyLayer.hang_group_add = True
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    call = worker(report)
+    comm = await follow(report, user)
+    assert "Pending" in await comm.receive_from(timeout=5)
+    assert loop.time() - began < 2.0  # one try, not three
+    FlakyLayer.hang_group_add = False  # Redis answers again: a later try joins
+    (the_hub,) = hub.hubs()
+    await eventually(lambda: the_hub.subscription.joined, what="the join")
+    await call("start")
+    frame = ""
+    while "Running" not in frame:
+        frame = await comm.receive_from(timeout=TIMEOUT)
     await comm.disconnect()
 
 
@@ -96,6 +123,43 @@ async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, r
     await comm.disconnect()
     await asyncio.gather(task, return_exceptions=True)
     await eventually(lambda: hub.hubs() == [], what="the hub to stop")
+
+
+async def test_a_leave_the_layer_failed_is_tried_again(flaky, report, user, monkeypatch):
+    """A membership whose discard failed (Redis unreachable) must not stay a day in Redis.
+
+    Found by tests/test_faults.py: the last viewer left while the server's connection
+    to Redis was cut, and the group kept the server's channel.
+    """
+    monkeypatch.setattr(subscription, "LEAVE_RETRIES", (0.01, 0.01))
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    layer = channel_layers["default"]
+    (group,) = [g for g in layer.groups if g.startswith("liveop.")]
+    FlakyLayer.discard_failures = 2  # the first leave and one retry fail
+    await comm.disconnect()
+    await eventually(lambda: not layer.groups.get(group), what="the membership to go")
+    assert FlakyLayer.discard_failures == 0
+
+
+async def test_a_hub_stopped_while_rejoining_still_leaves_the_group(flaky, report, user):
+    """The membership the layer holds from the first join outlives a failed rejoin.
+
+    Found by tests/test_faults.py: a cut made the receive fail and the rejoin fail;
+    the last viewer left meanwhile and the hub, no longer "joined", never left.
+    """
+    call = worker(report)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    layer = channel_layers["default"]
+    (group,) = [g for g in layer.groups if g.startswith("liveop.")]
+    (the_hub,) = hub.hubs()
+    FlakyLayer.fail_group_add = True  # Redis is down: the rejoin fails too
+    FlakyLayer.receive_failures = 1  # the receive under way succeeds, the next fails
+    await call("start")
+    await eventually(lambda: not the_hub.subscription.joined, what="the failed rejoin")
+    await comm.disconnect()
+    await eventually(lambda: not layer.groups.get(group), what="the membership to go")
 
 
 async def test_viewers_joining_together_share_one_read_of_the_row(report, user, monkeypatch):

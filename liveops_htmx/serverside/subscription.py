@@ -8,6 +8,10 @@ current from the database and a layer that stays down costs no reconnect storm.
 
 The watchdog rereads the row when nothing was heard for ``WATCHDOG_INTERVAL`` and
 renews the membership every hour (memberships expire on the Redis layers).
+
+Stopping leaves the group whenever a join was sent, joined or not, and a leave the
+layer fails is tried again for a few minutes: a membership left in Redis brings the
+group's pushes to this process until it expires, a day later.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ FIRST_TRIES = (0.2, 0.5)
 RETRY_MAX = 30.0
 #: Seconds between rereads of the row while the layer is down.
 POLL_WHILE_DOWN = 2.0
+#: Pauses before each new try of a leave the layer failed (about 4 minutes in all):
+#: a membership left in Redis would bring the group's pushes to this process for a day.
+LEAVE_RETRIES = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0, 30.0)
+
+#: Leaves under way, kept from the garbage collector (their subscription is gone).
+_leaving: set[asyncio.Task[None]] = set()
 
 
 class Subscription:
@@ -54,6 +64,9 @@ class Subscription:
         self.loop = asyncio.get_running_loop()
         self.inbox = inbox_for(layer)
         self.joined = False
+        #: A join was sent: the layer may hold the membership, joined or not (a rejoin
+        #: that failed leaves the first one in Redis), so stopping leaves the group.
+        self.added = False
         self.heard_at = self.loop.time()
         #: Done once the first tries are over, joined or not: viewers need not wait longer.
         self.ready: asyncio.Future[None] = self.loop.create_future()
@@ -74,16 +87,23 @@ class Subscription:
 
     async def _join(self) -> None:
         # A layer whose server does not answer must not keep viewers from their snapshot.
+        self.added = True
         await within(self.inbox.join(self.group), conf.PUBLISH_TIMEOUT)
         self.inbox.attach(self.group, self)
         self.joined = True
         await self._confirm()
 
     async def _start(self) -> None:
+        # A layer that does not answer (each try waits PUBLISH_TIMEOUT) holds viewers
+        # for one try at most; a join that succeeds after they were let in rereads the
+        # row for them, as they may have missed a push meanwhile.
+        release = self.loop.call_later(conf.PUBLISH_TIMEOUT, self._release)
         try:
             for attempt, pause in enumerate((*FIRST_TRIES, None)):
                 try:
                     await self._join()
+                    if self.ready.done():
+                        self.heal()
                     return
                 except Exception as exc:
                     logger.warning("Joining %s failed (try %d): %r", self.group, attempt + 1, exc)
@@ -91,8 +111,12 @@ class Subscription:
                         await asyncio.sleep(pause)
             self._retry()
         finally:
-            if not self.ready.done():
-                self.ready.set_result(None)
+            release.cancel()
+            self._release()
+
+    def _release(self) -> None:
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     def _retry(self) -> None:
         """Keep trying to join, ever less often; viewers are served from the row meanwhile."""
@@ -186,11 +210,30 @@ class Subscription:
         for task in list(self._tasks):
             task.cancel()
         self.inbox.detach(self.group, self)
-        if self.joined:
-            self.loop.create_task(self._leave())
+        if self.added:
+            task = self.loop.create_task(self._leave())
+            _leaving.add(task)
+            task.add_done_callback(_leaving.discard)
 
     async def _leave(self) -> None:
-        try:
-            await self.inbox.leave(self.group, self)
-        except Exception as exc:
-            logger.warning("Leaving %s failed: %r", self.group, exc)
+        """Leave the group; a layer that fails (or hangs) is tried again, ever less often.
+
+        Each try goes through the inbox, which keeps the membership if a newer hub of
+        this loop has joined the group meanwhile.
+        """
+        for attempt, pause in enumerate((*LEAVE_RETRIES, None)):
+            try:
+                await within(self.inbox.leave(self.group, self), conf.PUBLISH_TIMEOUT)
+                return
+            except Exception as exc:
+                if pause is None:
+                    logger.warning("Leaving %s failed, giving up: %r", self.group, exc)
+                    return
+                logger.log(
+                    logging.DEBUG if attempt else logging.WARNING,
+                    "Leaving %s failed, next try in %.0f s: %r",
+                    self.group,
+                    pause,
+                    exc,
+                )
+                await asyncio.sleep(pause)
