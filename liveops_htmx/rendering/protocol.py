@@ -146,5 +146,41 @@ def row_message(op: LiveOperation) -> dict[str, Any]:
     }
 
 
+def merge(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any] | None:
+    """One message that says what ``earlier`` then ``later`` say, where that loses nothing.
+
+    Two writes in a row of an operation merge (each part its newest rendering, the log
+    appends of both) unless the first is a milestone, which viewers get in turn, or a
+    reset, or only one of them carries ``full``. Two renderings of one list row merge
+    into the newer. Anything else: None.
+    """
+    kind = earlier.get("type")
+    if kind != later.get("type") or earlier.get(GROUP) != later.get(GROUP):
+        return None
+    if kind == ROW:
+        return later if later.get("key") == earlier.get("key") else None
+    if kind != UPDATE or later.get("base") != earlier.get("seq"):
+        return None
+    if earlier.get("milestone") or earlier.get("reset") or later.get("reset"):
+        return None
+    if ("full" in earlier) != ("full" in later):
+        return None
+    parts = {**earlier["parts"], **later["parts"]}
+    log = [*earlier["log"], *later["log"]]
+    merged = {
+        **later,
+        "base": earlier["base"],
+        "parts": parts,
+        "log": log,
+        "liveop_html": fragments.compose(parts, log),
+        "lifecycle": bool(earlier.get("lifecycle") or later.get("lifecycle")),
+    }
+    controller = {**earlier.get(CONTROLLER_PARTS, {}), **later.get(CONTROLLER_PARTS, {})}
+    if controller:
+        merged[CONTROLLER_PARTS] = controller
+        merged[CONTROLLER_HTML] = fragments.compose({**parts, **controller}, log)
+    return merged
+
+
 def probe_message(group: str, nonce: str) -> dict[str, Any]:
     return {"type": PROBE, GROUP: group, "nonce": nonce}

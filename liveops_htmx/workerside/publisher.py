@@ -24,6 +24,7 @@ from channels.layers import BaseChannelLayer
 from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
 from liveops_htmx.layer import listening_loops, loop_bound
+from liveops_htmx.rendering.protocol import merge
 
 logger = logging.getLogger("liveops_htmx.workerside.publisher")
 
@@ -36,11 +37,37 @@ class _Push:
 
 
 class _Pump:
-    """The in-order send queue of one event loop; touched only on that loop."""
+    """The in-order send queue of one event loop; touched only on that loop.
+
+    A push that finds one to its group still waiting merges into it where the wire
+    protocol allows (:func:`~liveops_htmx.rendering.protocol.merge`): a publisher
+    that falls behind its layer sends fewer, newer messages, not a backlog.
+    """
 
     def __init__(self) -> None:
         self.queue: deque[_Push] = deque()
+        self.waiting: dict[tuple[int, str], _Push] = {}  # the last queued push per group
         self.task: asyncio.Task[None] | None = None
+
+    def add(self, push: _Push) -> bool:
+        """Queue ``push``; True if it merged into a push still waiting."""
+        key = (id(push.layer), push.group)
+        last = self.waiting.get(key)
+        merged = None if last is None else merge(last.message, push.message)
+        if last is not None and merged is not None:
+            last.message = merged
+            return True
+        queued = _Push(push.layer, push.group, push.message)  # its own: loops do not share
+        self.queue.append(queued)
+        self.waiting[key] = queued
+        return False
+
+    def take(self) -> _Push:
+        push = self.queue.popleft()
+        key = (id(push.layer), push.group)
+        if self.waiting.get(key) is push:
+            del self.waiting[key]
+        return push
 
 
 class Publisher:
@@ -49,7 +76,8 @@ class Publisher:
         self._pending = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pumps: dict[asyncio.AbstractEventLoop, _Pump] = {}
-        #: sent, failed (layer error or timeout), dropped (queue full), unheard (no subscriber)
+        #: sent, failed (layer error or timeout), dropped (queue full), unheard (no
+        #: subscriber), merged (into a push to its group still waiting)
         self.stats: Counter[str] = Counter()
 
     # -- loops -------------------------------------------------------------------
@@ -96,13 +124,14 @@ class Publisher:
         pump = self._pumps.get(loop)
         if pump is None:
             pump = self._pumps[loop] = _Pump()
-        pump.queue.append(push)
+        if pump.add(push):
+            self._done(1, "merged")
         if pump.task is None:
             pump.task = loop.create_task(self._drain(loop, pump))
 
     async def _drain(self, loop: asyncio.AbstractEventLoop, pump: _Pump) -> None:
         while pump.queue:
-            push = pump.queue.popleft()
+            push = pump.take()
             outcome = "sent"
             try:
                 await within(push.layer.group_send(push.group, push.message), conf.PUBLISH_TIMEOUT)
