@@ -80,26 +80,37 @@ class Live:
             self.worker.stop()
 
     def target(self) -> dict[str, Any]:
+        return self.targets(1)[0]
+
+    def targets(self, count: int, **how: Any) -> list[dict[str, Any]]:
+        """Fresh operations (``owned=True``: of one user, who views them)."""
         assert self.worker is not None
-        targets: list[dict[str, Any]] = self.worker.call("prepare", count=1)["targets"]
-        return targets[0]
+        targets: list[dict[str, Any]] = self.worker.call("prepare", count=count, **how)["targets"]
+        return targets
 
     def client_spec(self, target: dict[str, Any], **extra: Any) -> dict[str, Any]:
         """The spec of a viewer of ``target`` (a WebSocket one, or a poller for celery)."""
-        assert self.server is not None
-        host, port = "127.0.0.1", self.server.port
         spec: dict[str, Any] = {"marker": "BENCHDONE", "spread": 0.0, "keep": "frames"}
-        if self.setup.polls:
-            spec.update(host=host, port=port, path=target["path"], interval=0.5)
-        else:
-            spec.update(
-                url=f"ws://{host}:{port}/asgi/notifications/?{target['query']}",
-                origin=f"http://{host}:{port}",
-                cookie=target.get("cookie") or "",
-                expect_snapshot=self.setup.system != "relay",
-            )
+        spec.update(self.viewer_of(target))
+        if not self.setup.polls:
+            spec["expect_snapshot"] = self.setup.system != "relay"
         spec.update(extra)
         return spec
+
+    def viewer_of(
+        self, target: dict[str, Any], port: int | None = None, tag: int | None = None
+    ) -> dict[str, Any]:
+        """What differs from viewer to viewer: where it connects, its cookie, its target."""
+        assert self.server is not None
+        host, port = "127.0.0.1", port or self.server.port
+        if self.setup.polls:
+            return {"host": host, "port": port, "path": target["path"], "interval": 0.5}
+        return {
+            "url": f"ws://{host}:{port}/asgi/notifications/?{target['query']}",
+            "origin": f"http://{host}:{port}",
+            "cookie": target.get("cookie") or "",
+            "tag": tag,
+        }
 
     @property
     def client_module(self) -> str:
