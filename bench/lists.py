@@ -55,6 +55,7 @@ def measure(
     seconds: float,
     *,
     workers: int,
+    size: int = 0,
     timeout: float = 120,
 ) -> dict[str, Any]:
     assert live.worker is not None and live.server is not None
@@ -78,7 +79,8 @@ def measure(
             return {"ops": ops, "error": "the list viewer did not connect"}
         live.server.wait_idle(30)
         cpu, began = live.server.cpu_s(), time.time()
-        series = many.drive(pool, targets, {"n": n, "interval": 1 / rate, "start_at": began + 0.3})
+        spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
+        series = many.drive(pool, targets, spec)
         live.server.wait_idle(30)
         time.sleep(0.5)
         viewer.stop()

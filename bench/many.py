@@ -99,6 +99,7 @@ def measure(
     *,
     workers: int,
     procs: int,
+    size: int = 0,
     timeout: float = 180,
 ) -> dict[str, Any]:
     assert live.worker is not None and live.server is not None
@@ -144,7 +145,7 @@ def measure(
             time.sleep(seconds)
             out["idle_cpu_s"] = round(server.cpu_s() - cpu, 3)
         cpu, began = server.cpu_s(), time.time()
-        spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3}
+        spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
         series = drive(pool, targets, spec)
         got = [v for clients in waves for v in clients.collect(timeout=90)]
         out["server_cpu_s"] = round(server.cpu_s() - cpu, 3)

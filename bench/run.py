@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--steps",
         default="",
-        help="comma-separated measurements to run (wire,memory,latency,storm,fanout,track)",
+        help="comma-separated measurements to run (wire,memory,latency,storm,fanout,track,"
+        "many,unwatched,list,grow,transports,shards)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="comma-separated steps during which py-spy records the server (bench/out/profile-*)",
+    )
+    parser.add_argument(
+        "--profile-format", default="raw", choices=("raw", "speedscope"), help="py-spy's format"
     )
     return parser.parse_args(argv)
 
@@ -77,7 +86,14 @@ def main(argv: list[str]) -> int:
     prefix = redisdb.prefix()
     print(f"bench: Redis {url.rsplit('@', 1)[-1]} (keys under {prefix}*)", flush=True)
     try:
-        results = Runner(sizes, url, prefix).run(sessions)
+        runner = Runner(
+            sizes,
+            url,
+            prefix,
+            profile_steps=frozenset(filter(None, args.profile.split(","))),
+            profile_format=args.profile_format,
+        )
+        results = runner.run(sessions)
     finally:
         removed = redisdb.cleanup(url, prefix)
         if own_redis is not None:
@@ -91,7 +107,7 @@ def main(argv: list[str]) -> int:
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "sizes": sizes.__dict__,
+            "sizes": asdict(sizes),
             "wall_s": round(time.monotonic() - began, 1),
         },
         **results,

@@ -47,8 +47,20 @@ class Setup:
 
 
 class Live:
-    def __init__(self, setup: Setup, redis_url: str, prefix: str) -> None:
+    """``servers`` server processes (on ports of their own); ``shards``: Redis URLs to shard
+    the channel layer over (default: ``redis_url`` alone)."""
+
+    def __init__(
+        self,
+        setup: Setup,
+        redis_url: str,
+        prefix: str,
+        *,
+        servers: int = 1,
+        shards: list[str] | None = None,
+    ) -> None:
         self.setup = setup
+        self.count = servers
         db = OUT / f"{setup.slug}.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -60,13 +72,19 @@ class Live:
             prefix=f"{prefix}{setup.slug}.",
             db=str(db),
         )
+        if shards:
+            self.env["BENCH_REDIS_URLS"] = ",".join(shards)
         self.worker: Worker | None = None
         self.server: Server | None = None
+        self.servers: list[Server] = []
 
     def __enter__(self) -> Live:
         try:
             self.worker = Worker(self.env)  # migrates while the server starts
-            self.server = Server(self.setup.server, self.env, deflate=self.setup.deflate).start()
+            for _ in range(self.count):
+                kind, deflate = self.setup.server, self.setup.deflate
+                self.servers.append(Server(kind, self.env, deflate=deflate).start())
+            self.server = self.servers[0]
             self.worker.wait_ready()
         except BaseException:
             self.__exit__()
@@ -74,8 +92,8 @@ class Live:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.server is not None:
-            self.server.stop()
+        for server in self.servers:
+            server.stop()
         if self.worker is not None:
             self.worker.stop()
 

@@ -9,7 +9,8 @@
 
 ``BENCH_LAYER`` is ``redis`` (``RedisChannelLayer``) or ``pubsub``
 (``RedisPubSubChannelLayer``); ``BENCH_REDIS_URL`` and ``BENCH_PREFIX`` say where, and
-``BENCH_DB`` names the SQLite file (in bench/out/).
+``BENCH_DB`` names the SQLite file (in bench/out/). ``BENCH_REDIS_URLS`` (comma-separated)
+shards the channel layer over several Redis servers, one ``hosts`` entry each.
 """
 
 from __future__ import annotations
@@ -80,13 +81,16 @@ _BACKENDS = {
 # blocks in BZPOPMIN: an idle receive would fail every 5 s (and kill a plain consumer).
 # redis-py 8 also caps an asyncio pool at 100 connections and fails past that: a connect
 # storm of plain consumers (one group_add each) exhausts it. Both are raised, for everyone.
-_HOST: dict[str, object] = {"address": REDIS_URL}
+_HOSTS: list[dict[str, object]] = [
+    {"address": url} for url in os.environ.get("BENCH_REDIS_URLS", REDIS_URL).split(",")
+]
 if BENCH_LAYER == "redis":
-    _HOST.update(socket_timeout=10, max_connections=2000)
+    for _host in _HOSTS:
+        _host.update(socket_timeout=10, max_connections=2000)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _BACKENDS[BENCH_LAYER],
-        "CONFIG": {"hosts": [_HOST], "prefix": REDIS_PREFIX},
+        "CONFIG": {"hosts": _HOSTS, "prefix": REDIS_PREFIX},
     }
 }
 

@@ -1,0 +1,46 @@
+"""Latency and fan-out per transport of liveops-htmx: WebSocket, and the HTTP ones if present.
+
+One operation, ``viewers`` viewers in client processes, ``rate`` updates a second for
+``seconds``, then the result (as :mod:`bench.many` measures it): staleness p50/p99,
+server CPU per delivered frame, every viewer's result. The WebSocket path always
+runs. Server-Sent Events (``…/events/``) and polling (``…/poll/``) run when the
+installed package serves them (``liveops_htmx.transport_views``); until then their
+rows say so.
+
+TODO: the HTTP transports are on another branch than this one's; once they are in
+``liveops_htmx/urls.py``, give :data:`CLIENTS` their viewers (an event-stream reader
+and a poller that follows ``since=``, each writing the same output as
+:mod:`bench.wsclient`) and these rows run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from bench import many
+from bench.systems import Live
+
+#: transport -> the client module of its viewers (None: not written yet, see the TODO above)
+CLIENTS: dict[str, str | None] = {"websocket": "bench.wsclient", "sse": None, "poll": None}
+
+
+def served() -> bool:
+    """True when the installed liveops_htmx has the HTTP transports' views."""
+    return importlib.util.find_spec("liveops_htmx.transport_views") is not None
+
+
+def measure(
+    live: Live, viewers: int, rate: float, seconds: float, *, procs: int, size: int = 0
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for transport, client in CLIENTS.items():
+        if transport != "websocket" and not served():
+            rows.append({"transport": transport, "skipped": "not in this liveops_htmx"})
+            continue
+        if client is None:
+            rows.append({"transport": transport, "skipped": "no bench client yet (TODO)"})
+            continue
+        res = many.measure(live, 1, viewers, rate, seconds, workers=1, procs=procs, size=size)
+        rows.append({"transport": transport, **res})
+    return rows
