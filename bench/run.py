@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         if own_redis is not None:
             own_redis.stop()
         print(f"bench: removed {removed} Redis keys of this run", flush=True)
-    checks = targets.check(results, max(sizes.fan_viewers))
+    checks = targets.check(results, max(sizes.fan_viewers), quick=args.quick)
     report = {
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -120,11 +120,12 @@ def main(argv: list[str]) -> int:
     print(
         f"bench: wrote bench/out/report.json and {', '.join(made)} in {report['meta']['wall_s']} s"
     )
-    missed = [c for c in checks if c["met"] is False]
+    # --quick asserts the scale targets alone, with their quick margins.
+    missed = [c for c in checks if c["met"] is False and (c.get("quick") or not args.quick)]
     if results["failures"]:
         print(f"bench: {len(results['failures'])} session(s) failed", file=sys.stderr)
         return 1
-    if missed and not args.quick and not args.no_assert:
+    if missed and not args.no_assert:
         print(f"bench: {len(missed)} target(s) missed", file=sys.stderr)
         return 1
     return 0
