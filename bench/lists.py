@@ -65,7 +65,7 @@ def measure(
     page = live.worker.call("list_target", targets=targets)
     n = max(1, round(seconds * rate))
     with ExitStack() as stack:
-        pool = many.drivers(live, workers, stack)
+        pool = live.drivers(workers)
         now = time.time()
         far = now + timeout + seconds
         spec = live.client_spec(

@@ -73,16 +73,6 @@ def spec_rate(spec: dict[str, Any]) -> float:
     return 1 / float(spec["interval"])
 
 
-def drivers(live: Live, count: int, stack: ExitStack) -> list[Worker]:
-    """``count`` worker processes of ``live``'s system (Django set up, sharing its database)."""
-    workers = [Worker(live.env) for _ in range(count)]
-    for worker in workers:
-        stack.callback(worker.stop)
-    for worker in workers:
-        worker.wait_ready()
-    return workers
-
-
 def settle_rss(live: Live, timeout: float) -> int:
     assert live.server is not None
     live.server.wait_idle(timeout)
@@ -100,19 +90,23 @@ def measure(
     workers: int,
     procs: int,
     size: int = 0,
+    client: str | None = None,
+    transport: str = "websocket",
     timeout: float = 180,
 ) -> dict[str, Any]:
+    """``client``, ``transport``: viewers of another kind (see bench/transports.py)."""
     assert live.worker is not None and live.server is not None
     server = live.server
+    client = client or live.client_module
     *targets, warm = live.targets(ops + 1)
     for k, target in enumerate(targets):
         target["tag"] = k
     n = max(1, round(seconds * rate))
     with ExitStack() as stack:
-        pool = drivers(live, workers, stack)
+        pool = live.drivers(workers)
         # One viewer of another operation first: code paths and pools warm, not counted.
         spec = live.client_spec(warm, start_at=time.time(), deadline=time.time() + 900)
-        warming = Clients(live.client_module, {**spec, "keep": "summary"}, 1, 1)
+        warming = Clients(live.client_module, {**spec, "keep": "summary"}, 1, 1)  # a socket
         stack.callback(warming.collect, 10)
         stack.callback(warming.stop)
         warming.wait_ready(30)
@@ -122,13 +116,15 @@ def measure(
         rss: list[int] = [rss0]
         far = time.time() + timeout + seconds + 240
         for wave in (range(1), range(1, per_op)) if per_op else ():
-            each = [live.viewer_of(t, tag=t["tag"]) for _ in wave for t in targets]
+            each = [
+                live.viewer_of(t, tag=t["tag"], transport=transport) for _ in wave for t in targets
+            ]
             if not each:
                 continue
             spec = live.client_spec(
                 targets[0], each=each, start_at=time.time(), spread=len(each) / 400, deadline=far
             )
-            clients = Clients(live.client_module, spec, len(each), procs)
+            clients = Clients(client, spec, len(each), procs)
             stack.callback(clients.stop)
             waves.append(clients)
             if not clients.wait_ready(timeout):

@@ -35,6 +35,7 @@ class Scale:
     many_per_op: int = 2
     many_seconds: float = 30.0
     unwatched_ops: int = 500
+    unwatched_seconds: float = 10.0
     list_ops: int = 50
     list_seconds: float = 10.0
     shard_viewers: int = 2000
@@ -54,6 +55,7 @@ QUICK_SCALE = Scale(
     many_ops=40,
     many_seconds=4.0,
     unwatched_ops=40,
+    unwatched_seconds=2.0,
     list_ops=10,
     list_seconds=3.0,
     shard_viewers=100,
@@ -96,7 +98,7 @@ def sessions(quick: bool) -> list[Session]:
                 (*BASE, "many", "unwatched", "list", "grow", "transports"),
             ),
             Session(Setup("htmx", "pubsub"), ("latency",)),
-            Session(relay, ("latency", "fanout", "many", "unwatched", "list", "grow")),
+            Session(relay, ("latency", "fanout", "many", "list", "grow")),
             Session(djl, ("wire", "latency", "storm", "fanout", "track", "many", "list")),
             Session(celery, ("latency", "storm")),
             Session(Setup("htmx", "redis", "daphne"), ("memory",)),

@@ -233,7 +233,8 @@ class Runner:
         elif step in ("many", "unwatched"):
             ops = z.scale.many_ops if step == "many" else z.scale.unwatched_ops
             per_op = z.scale.many_per_op if step == "many" else 0
-            res = self.many(live, ops, per_op, z.scale.many_seconds)
+            seconds = z.scale.many_seconds if step == "many" else z.scale.unwatched_seconds
+            res = self.many(live, ops, per_op, seconds)
             self.results[step].append(_entry(live, res))
         elif step == "grow":
             for viewers in z.scale.grow_viewers:

@@ -80,7 +80,7 @@ def measure(
     n = max(1, round(seconds * rate))
     out: dict[str, Any] = {"viewers": viewers, "ops": ops, "servers": len(ports)}
     with ExitStack() as stack:
-        pool = many.drivers(live, 2, stack)
+        pool = live.drivers(2)
         now = time.time()
         spec = live.client_spec(
             targets[0], each=each, start_at=now, spread=viewers / 400, deadline=now + 900

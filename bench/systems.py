@@ -77,6 +77,7 @@ class Live:
         self.worker: Worker | None = None
         self.server: Server | None = None
         self.servers: list[Server] = []
+        self.pool: list[Worker] = []  # worker processes that drive many operations
 
     def __enter__(self) -> Live:
         try:
@@ -94,8 +95,16 @@ class Live:
     def __exit__(self, *exc: object) -> None:
         for server in self.servers:
             server.stop()
-        if self.worker is not None:
-            self.worker.stop()
+        for worker in [*self.pool, *([self.worker] if self.worker else [])]:
+            worker.stop()
+
+    def drivers(self, count: int) -> list[Worker]:
+        """``count`` worker processes besides the first, kept for the session's steps."""
+        while len(self.pool) < count:
+            self.pool.append(Worker(self.env))
+        for worker in self.pool:
+            worker.wait_ready()
+        return self.pool[:count]
 
     def target(self) -> dict[str, Any]:
         return self.targets(1)[0]
@@ -116,13 +125,29 @@ class Live:
         return spec
 
     def viewer_of(
-        self, target: dict[str, Any], port: int | None = None, tag: int | None = None
+        self,
+        target: dict[str, Any],
+        port: int | None = None,
+        tag: int | None = None,
+        transport: str = "websocket",
     ) -> dict[str, Any]:
-        """What differs from viewer to viewer: where it connects, its cookie, its target."""
+        """What differs from viewer to viewer: where it connects, its cookie, its target.
+
+        ``transport``: liveops-htmx's ``sse`` or ``poll`` views instead of the socket.
+        """
         assert self.server is not None
         host, port = "127.0.0.1", port or self.server.port
         if self.setup.polls:
             return {"host": host, "port": port, "path": target["path"], "interval": 0.5}
+        if transport != "websocket":
+            path = f"/live/{target['model']}/{target['pk']}/"
+            view = "events" if transport == "sse" else "poll"
+            http = {"cookie": target.get("cookie") or "", "tag": tag}
+            if transport == "sse":
+                return {**http, "url": f"http://{host}:{port}{path}{view}/?{target['query']}"}
+            path = f"{path}{view}/?{target['query']}"
+            # POLL_INTERVAL's default; "since" makes bench.poller follow the kit's answers
+            return {**http, "host": host, "port": port, "path": path, "interval": 2.0, "since": ""}
         return {
             "url": f"ws://{host}:{port}/asgi/notifications/?{target['query']}",
             "origin": f"http://{host}:{port}",

@@ -7,10 +7,12 @@ runs. Server-Sent Events (``…/events/``) and polling (``…/poll/``) run when 
 installed package serves them (``liveops_htmx.transport_views``); until then their
 rows say so.
 
-TODO: the HTTP transports are on another branch than this one's; once they are in
-``liveops_htmx/urls.py``, give :data:`CLIENTS` their viewers (an event-stream reader
-and a poller that follows ``since=``, each writing the same output as
-:mod:`bench.wsclient`) and these rows run.
+Their viewers: :mod:`bench.sseclient` reads the event stream, :mod:`bench.poller`
+polls every ``POLL_INTERVAL`` (2 s, its default) with the ``since=`` of the last answer.
+
+TODO: the HTTP transports are not in this branch's ``liveops_htmx/urls.py`` yet. Their
+rows run by themselves once they are; until then the clients were tried against the
+branch that has them, outside this repository's history.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any
 from bench import many
 from bench.systems import Live
 
-#: transport -> the client module of its viewers (None: not written yet, see the TODO above)
-CLIENTS: dict[str, str | None] = {"websocket": "bench.wsclient", "sse": None, "poll": None}
+#: transport -> the client module of its viewers
+CLIENTS = {"websocket": "bench.wsclient", "sse": "bench.sseclient", "poll": "bench.poller"}
 
 
 def served() -> bool:
@@ -38,9 +40,17 @@ def measure(
         if transport != "websocket" and not served():
             rows.append({"transport": transport, "skipped": "not in this liveops_htmx"})
             continue
-        if client is None:
-            rows.append({"transport": transport, "skipped": "no bench client yet (TODO)"})
-            continue
-        res = many.measure(live, 1, viewers, rate, seconds, workers=1, procs=procs, size=size)
+        res = many.measure(
+            live,
+            1,
+            viewers,
+            rate,
+            seconds,
+            workers=1,
+            procs=procs,
+            size=size,
+            client=client,
+            transport=transport,
+        )
         rows.append({"transport": transport, **res})
     return rows

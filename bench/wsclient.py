@@ -182,6 +182,13 @@ class Socket(asyncio.Protocol):
         if self.transport is not None and self.closer is None:
             self.closer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.close)
 
+    def address(self) -> tuple[str, int]:
+        return str(self.ws.uri.host), int(self.ws.uri.port)
+
+    def close_code(self) -> int:
+        rcvd = self.ws.close_rcvd
+        return rcvd.code if rcvd is not None else 1006
+
     def seqs(self) -> list[int]:
         spec = self.spec
         parse, n = spec.get("parse", "status"), spec.get("percent_n", 100)
@@ -189,6 +196,9 @@ class Socket(asyncio.Protocol):
 
 
 class Run:
+    #: the connection of one viewer (:mod:`bench.sseclient` has another)
+    connection: type[Socket] = Socket
+
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.viewers = [Viewer() for _ in range(int(spec["count"]))]
@@ -214,17 +224,16 @@ class Run:
             max(0.0, spec["start_at"] + k * spec["spread"] / len(self.viewers) - time.time())
         )
         v.start = time.time()
-        sock = Socket(self, v, spec)
+        sock = self.connection(self, v, spec)
         self.sockets.append(sock)
-        uri = sock.ws.uri
+        host, port = sock.address()
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
-                await asyncio.get_running_loop().create_connection(lambda: sock, uri.host, uri.port)
+                await asyncio.get_running_loop().create_connection(lambda: sock, host, port)
                 await sock.opened
             await sock.finished
             if not v.closed_by_client:
-                rcvd = sock.ws.close_rcvd
-                v.code = rcvd.code if rcvd is not None else 1006
+                v.code = sock.close_code()
         except asyncio.CancelledError:
             v.closed_by_client = True
             if sock.transport is not None:
@@ -258,11 +267,11 @@ class Run:
                 sock.v.texts = sock.texts
 
 
-def main() -> None:
+def main(kind: type[Run] = Run) -> None:
     raise_nofile()
     with open(sys.argv[1]) as f:
         spec = json.load(f)
-    run = Run(spec)
+    run = kind(spec)
     asyncio.run(run.main())
     with open(spec["out"] + ".tmp", "w") as f:
         json.dump({"cpu_s": time.process_time(), "viewers": [asdict(v) for v in run.viewers]}, f)

@@ -36,6 +36,7 @@ class HtmxKit:
             return [
                 {
                     "pk": op.pk,
+                    "model": op._meta.label_lower,
                     "query": "subscription_token=" + make_subscription_token(AnonymousUser(), op),
                 }
                 for op in ops
@@ -46,6 +47,7 @@ class HtmxKit:
         return [
             {
                 "pk": op.pk,
+                "model": op._meta.label_lower,
                 "query": "subscription_token=" + make_subscription_token(user, op),
                 "cookie": cookie,
             }

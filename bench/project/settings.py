@@ -93,6 +93,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": _HOSTS, "prefix": REDIS_PREFIX},
     }
 }
+# For A/B runs only (the bench measures channels_redis's defaults): a channel's capacity.
+if os.environ.get("BENCH_CAPACITY") and BENCH_LAYER == "redis":
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])
 
 # liveops-htmx: its defaults.
 
@@ -103,3 +106,12 @@ if BENCH_SYSTEM == "djl":
 # celery-progress: results in Redis, under the bench's key prefix.
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_RESULT_PREFIX = f"{REDIS_PREFIX}:celery:"
+
+# channels_redis says at INFO when a group_send found channels over capacity (the
+# message is dropped for them): into the process's log in bench/out/run/.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"channels_redis": {"handlers": ["stderr"], "level": "INFO"}},
+}
