@@ -44,6 +44,9 @@ class Polls:
 
     async def poll(self, k: int, v: Viewer) -> None:
         spec = self.spec
+        if "each" in spec:  # a target of its own for every viewer, as in bench.wsclient
+            spec = {**spec, **spec["each"][k]}
+            v.tag = spec.get("tag")
         keep = spec.get("keep", "frames")
         await asyncio.sleep(
             max(0.0, spec["start_at"] + k * spec["spread"] / len(self.viewers) - time.time())
