@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import Any
 
 from bench import many
@@ -56,8 +57,10 @@ def measure(
     *,
     workers: int,
     size: int = 0,
+    around: Callable[[], AbstractContextManager[Any]] = nullcontext,
     timeout: float = 120,
 ) -> dict[str, Any]:
+    """``around``: a context for the updates alone (a profiler: see bench/profile.py)."""
     assert live.worker is not None and live.server is not None
     targets = live.targets(ops, owned=True)
     for k, target in enumerate(targets):
@@ -78,14 +81,15 @@ def measure(
             viewer.collect(10)
             return {"ops": ops, "error": "the list viewer did not connect"}
         live.server.wait_idle(30)
-        cpu, began = live.server.cpu_s(), time.time()
-        spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
-        series = many.drive(pool, targets, spec)
-        live.server.wait_idle(30)
-        time.sleep(0.5)
+        with around():
+            cpu, began = live.server.cpu_s(), time.time()
+            spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
+            series = many.drive(pool, targets, spec)
+            live.server.wait_idle(30)
+            time.sleep(0.5)
+            cpu = live.server.cpu_s() - cpu
         viewer.stop()
         (v,) = viewer.collect(30)
-        cpu = live.server.cpu_s() - cpu
     tag_of_pk = {str(t["pk"]): t["tag"] for t in targets if "pk" in t}
     per_op: dict[int, tuple[list[float], list[int]]] = {k: ([], []) for k in range(ops)}
     frames = size = 0

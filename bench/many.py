@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import Any
 
 from bench.fanout import dropped
@@ -36,7 +37,7 @@ def drive(
     result_at: dict[int, float] = {}
     late: list[float] = []
     costs: list[float] = []
-    rates, cpus, failed = [], [], 0
+    rates, cpus, failed, elsewhere = [], [], 0, []
     for worker, share in zip(workers, shares, strict=True):
         if not share:
             continue
@@ -49,6 +50,7 @@ def drive(
         rates.append(got["rate_per_s"])
         cpus.append(got["cpu_s"])
         failed += got.get("failed", 0) + got.get("dropped", 0)
+        elsewhere += got.get("ended_elsewhere", [])
     wanted = len(targets) * spec_rate(spec)
     rate = sum(rates)
     late_p99 = pct(late, 99)
@@ -65,6 +67,8 @@ def drive(
             "kept": rate >= 0.95 * wanted and late_p99 <= 1 / spec_rate(spec),
             "worker_cpu_s": [round(c, 2) for c in cpus],
             "failed_pushes": failed,
+            # operations found finished when their result was due (marked lost, say)
+            "ended_elsewhere": elsewhere,
         },
     }
 
@@ -92,9 +96,11 @@ def measure(
     size: int = 0,
     client: str | None = None,
     transport: str = "websocket",
+    around: Callable[[], AbstractContextManager[Any]] = nullcontext,
     timeout: float = 180,
 ) -> dict[str, Any]:
-    """``client``, ``transport``: viewers of another kind (see bench/transports.py)."""
+    """``client``, ``transport``: viewers of another kind (see bench/transports.py);
+    ``around``: a context for the updates alone (a profiler: see bench/profile.py)."""
     assert live.worker is not None and live.server is not None
     server = live.server
     client = client or live.client_module
@@ -140,10 +146,11 @@ def measure(
             cpu = server.cpu_s()
             time.sleep(seconds)
             out["idle_cpu_s"] = round(server.cpu_s() - cpu, 3)
-        cpu, began = server.cpu_s(), time.time()
-        spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
-        series = drive(pool, targets, spec)
-        got = [v for clients in waves for v in clients.collect(timeout=90)]
+        with around():
+            cpu, began = server.cpu_s(), time.time()
+            spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
+            series = drive(pool, targets, spec)
+            got = [v for clients in waves for v in clients.collect(timeout=90)]
         out["server_cpu_s"] = round(server.cpu_s() - cpu, 3)
         out["rss_mib"] = [round(r / 1024, 1) for r in rss]
         out["rss_after_mib"] = round(server.rss_kib() / 1024, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from dataclasses import replace
 from typing import Any
@@ -126,25 +127,36 @@ class Runner:
                     self.say(f"  {live.setup.label}: {res['error']}")
         self.say(f"  ({time.monotonic() - began:.1f} s)")
 
+    #: steps whose measurements profile their updates alone (``around``), not the connects
+    AROUND = frozenset({"many", "unwatched", "list", "grow", "transports", "shards"})
+
     def profiled(self, live: Live, step: str) -> Any:
         """py-spy on the server while ``step`` runs, if ``--profile`` named it."""
-        if step not in self.profile_steps or live.server is None:
+        if step not in self.profile_steps or step in self.AROUND:
             return nullcontext()
         return self._profile(live, step)
+
+    def around(self, live: Live, step: str) -> Callable[[], Any]:
+        """For the scale steps: a context that profiles one measurement's updates."""
+        if step not in self.profile_steps:
+            return nullcontext
+        return lambda: self._profile(live, step)
 
     def _profile(self, live: Live, step: str) -> Any:
         assert live.server is not None
         ext = "txt" if self.profile_format == "raw" else "json"
-        path = profile.OUT / f"profile-{live.setup.slug}-{step}.{ext}"
+        done = self.results["profiles"]
+        n = sum(p["step"] == step and p["label"] == live.setup.label for p in done)
+        path = profile.OUT / f"profile-{live.setup.slug}-{step}{f'-{n + 1}' if n else ''}.{ext}"
+        entry: dict[str, Any] = {"label": live.setup.label, "step": step, "path": path.name}
+        self.results["profiles"].append(entry)
 
         def summary() -> None:
-            entry: dict[str, Any] = {"label": live.setup.label, "step": step, "path": path.name}
             if self.profile_format == "raw" and path.exists():
                 entry["top"] = profile.top(path)
                 self.say(f"  profile {path.name}, top frames (self %):")
                 for frame, share in entry["top"]["self"][:8]:
                     self.say(f"    {share:5.1f}  {frame}")
-            self.results["profiles"].append(entry)
 
         stack = ExitStack()
         stack.callback(summary)  # once py-spy has written the profile (callbacks run last first)
@@ -165,18 +177,18 @@ class Runner:
                 stack.callback(server.stop)
             urls = [server.url for server in servers]
             live = stack.enter_context(Live(setup, urls[0], self.prefix, servers=2, shards=urls))
-            with self.profiled(live, "shards"):
-                res = shards.measure(
-                    live,
-                    servers,
-                    z.shard_viewers,
-                    z.shard_ops,
-                    z.rate,
-                    z.shard_seconds,
-                    procs=self.sizes.client_procs,
-                    size=self.status_size,
-                    wait=z.shard_wait,
-                )
+            res = shards.measure(
+                live,
+                servers,
+                z.shard_viewers,
+                z.shard_ops,
+                z.rate,
+                z.shard_seconds,
+                procs=self.sizes.client_procs,
+                size=self.status_size,
+                wait=z.shard_wait,
+                around=self.around(live, "shards"),
+            )
         self.results["shards"].append(_entry(live, res))
         self.say(
             f"  shards: {res.get('with_result')}/{res.get('viewers')} have the result, "
@@ -234,14 +246,14 @@ class Runner:
             ops = z.scale.many_ops if step == "many" else z.scale.unwatched_ops
             per_op = z.scale.many_per_op if step == "many" else 0
             seconds = z.scale.many_seconds if step == "many" else z.scale.unwatched_seconds
-            res = self.many(live, ops, per_op, seconds)
+            res = self.many(live, ops, per_op, seconds, step)
             self.results[step].append(_entry(live, res))
         elif step == "grow":
             for viewers in z.scale.grow_viewers:
-                res = self.many(live, 1, viewers, z.scale.grow_seconds)
+                res = self.many(live, 1, viewers, z.scale.grow_seconds, step)
                 self.results["grow"].append(_entry(live, {"axis": "viewers", **res}))
             for ops in z.scale.grow_ops:
-                res = self.many(live, ops, 2, z.scale.grow_seconds)
+                res = self.many(live, ops, 2, z.scale.grow_seconds, step)
                 self.results["grow"].append(_entry(live, {"axis": "ops", **res}))
         elif step == "list":
             res = lists.measure(
@@ -251,6 +263,7 @@ class Runner:
                 z.scale.list_seconds,
                 workers=min(2, z.scale.workers),
                 size=self.status_size,
+                around=self.around(live, step),
             )
             self.results["list"].append(_entry(live, res))
             self.say(
@@ -266,6 +279,7 @@ class Runner:
                 z.scale.transport_seconds,
                 procs=z.client_procs,
                 size=self.status_size,
+                around=self.around(live, step),
             ):
                 self.results["transports"].append(_entry(live, res))
                 self.say(
@@ -282,7 +296,7 @@ class Runner:
         else:
             raise ValueError(step)
 
-    def many(self, live: Live, ops: int, per_op: int, seconds: float) -> dict[str, Any]:
+    def many(self, live: Live, ops: int, per_op: int, seconds: float, step: str) -> dict[str, Any]:
         z = self.sizes
         res = many.measure(
             live,
@@ -293,6 +307,7 @@ class Runner:
             workers=min(z.scale.workers, ops),
             procs=z.client_procs,
             size=self.status_size,
+            around=self.around(live, step),
         )
         pace = res.get("pace") or {}
         self.say(

@@ -18,7 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import Any
 
 from bench import many
@@ -66,8 +67,10 @@ def measure(
     procs: int,
     size: int = 0,
     wait: float = 60,
+    around: Callable[[], AbstractContextManager[Any]] = nullcontext,
     timeout: float = 180,
 ) -> dict[str, Any]:
+    """``around``: a context for the updates alone (a profiler: see bench/profile.py)."""
     assert live.worker is not None
     targets = live.targets(ops)
     for k, target in enumerate(targets):
@@ -103,11 +106,12 @@ def measure(
             restart["up_after_s"] = round(time.time() - restart["at"], 3)
 
         timer = threading.Timer(0.3 + seconds / 3, bounce)
-        timer.start()
-        spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
-        series = many.drive(pool, targets, spec)
-        timer.join()
-        got = clients.collect(timeout=wait)
+        with around():
+            timer.start()
+            spec = {"n": n, "interval": 1 / rate, "start_at": began + 0.3, "size": size}
+            series = many.drive(pool, targets, spec)
+            timer.join()
+            got = clients.collect(timeout=wait)
         used = [s.cpu_s() - c for s, c in zip(live.servers, cpu, strict=True)]
         out["server_cpu_s"] = [round(c, 2) for c in used]
     after = [commands(s) for s in shards]

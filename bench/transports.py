@@ -18,6 +18,8 @@ branch that has them, outside this repository's history.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from bench import many
@@ -33,7 +35,14 @@ def served() -> bool:
 
 
 def measure(
-    live: Live, viewers: int, rate: float, seconds: float, *, procs: int, size: int = 0
+    live: Live,
+    viewers: int,
+    rate: float,
+    seconds: float,
+    *,
+    procs: int,
+    size: int = 0,
+    around: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for transport, client in CLIENTS.items():
@@ -51,6 +60,7 @@ def measure(
             size=size,
             client=client,
             transport=transport,
+            around=around,
         )
         rows.append({"transport": transport, **res})
     return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import msgpack
@@ -12,10 +13,11 @@ from django.contrib.auth.models import AnonymousUser
 from bench.kits import counting, pacing, users
 from bench.kits.sizes import deflated
 from bench.project.htmxapp.models import BenchOp
-from liveops_htmx.progress import WebProgress
+from liveops_htmx.progress import OperationCancelled, WebProgress
 from liveops_htmx.rendering import fragments
 from liveops_htmx.security import make_list_token, make_subscription_token
 from liveops_htmx.testing import CapturingChannelLayer
+from liveops_htmx.workerside.heartbeat import get_heart
 from liveops_htmx.workerside.publisher import get_publisher
 
 
@@ -61,25 +63,36 @@ class HtmxKit:
         return {"query": f"subscription_token={token}", "cookie": users.cookie(user)}
 
     def drive(self, targets: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
-        """Many operations paced in this process, each with its own ``WebProgress``."""
+        """Many operations paced in this process, each with its own ``WebProgress``.
+
+        Each beats while it runs, as under the kit's runners: a server that rereads a
+        running row whose heartbeat is older than ``LOST_AFTER`` marks it lost.
+        """
         progress = [WebProgress(BenchOp.objects.get(pk=t["pk"])) for t in targets]
-        for p in progress:
-            p.start()
         publisher = get_publisher()
-        publisher.flush()
-        sent = dict(publisher.stats)
         tags = [t.get("tag") for t in targets]
+        lost: list[int] = []
 
         def publish(k: int, i: int, t: float) -> None:
             progress[k].status(pacing.stamp_text(t, i, tag=tags[k]))
 
         def finish(k: int) -> None:
-            progress[k].result(message=f"{pacing.RESULT} o={tags[k]}")
+            try:
+                progress[k].result(message=f"{pacing.RESULT} o={tags[k]}")
+            except OperationCancelled:  # marked lost or cancelled meanwhile: say so
+                lost.append(tags[k])
 
-        out = pacing.run_many(publish, finish, len(progress), spec)
-        publisher.flush()
+        with ExitStack() as beating:
+            for p in progress:
+                beating.enter_context(get_heart().beating(p.op))
+                p.start()
+            publisher.flush()
+            sent = dict(publisher.stats)
+            out = pacing.run_many(publish, finish, len(progress), spec)
+            publisher.flush()
         out["failed"] = publisher.stats["failed"] - sent.get("failed", 0)
         out["dropped"] = publisher.stats["dropped"] - sent.get("dropped", 0)
+        out["ended_elsewhere"] = lost
         return out
 
     def steady(self, target: dict[str, Any]) -> None:
