@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN := .run
 
 .PHONY: install demo demo-redis test lint tiers tiers-sqlite tiers-postgres tiers-django6 \
-	django6-suite e2e wheel-check bench bench-quick messages clean
+	django6-suite e2e htmx-release wheel-check bench bench-quick bench-transports messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ DEMO_PORT ?= 8000
 demo: install
 	$(BIN)/python demo/manage.py migrate --noinput
 	@echo "demo: http://127.0.0.1:$(DEMO_PORT)/ (embedded: SQLite, in-memory layer, thread runner)"
+	@echo "demo: each visitor is a guest of their own; DEMO_DEBUG=1 for DEBUG and the shared superuser 'demo'"
 	$(BIN)/python -m uvicorn demo.asgi:application --host 127.0.0.1 --port $(DEMO_PORT) \
 		--ws websockets-sansio --lifespan off
 
@@ -77,7 +78,13 @@ wheel-check: install
 	mkdir -p build/wheel-app && cp -r tests/testapp build/wheel-app/testapp
 	cd build/wheel-app && PYTHONPATH=. ../wheel-venv/bin/python ../../tests/wheel_check.py
 
-e2e: install
+# htmx 4 as released on npm (htmx.org@HTMX_RELEASE, default in demo/htmx_release.py) into
+# build/htmx-release, for DEMO_HTMX=4-release and the e2e variant htmx4r. Without npm or
+# the registry it only warns (htmx4r skips), except with CI=true.
+htmx-release: install
+	$(BIN)/python -m demo.htmx_release
+
+e2e: install htmx-release
 	$(BIN)/python -m pytest -q -p no:django e2e
 
 test: lint tiers tiers-django6 wheel-check e2e bench-quick
@@ -88,8 +95,35 @@ bench: install
 bench-quick: install
 	$(BIN)/python bench/run.py --quick
 
+bench-transports: install
+	$(BIN)/python bench/transports.py --poll 2,0.5
+
+# Translations: `make messages` regenerates the catalogs of every language in LOCALES from
+# the sources, drops the strings the sources no longer have (--no-obsolete), and compiles
+# them. Two sets, made the same way: the kit's, liveops_htmx/locale (its Python files, and
+# its templates through the liveops_htmx/templates symlink, hence --symlinks), and the
+# demo's own, demo/locale (demo/ops, demo/settings.py, demo/templates). The .po and the
+# .mo files are both committed: the wheel, the demo and the tests use the .mo as they are.
+# Adding a string, end to end: mark it (gettext, ngettext, gettext_lazy as _, or
+# {% translate %} in a template); `make messages`; in each catalog it lands in, fill its
+# empty msgstr (every plural form) and check any entry msgmerge marked "#, fuzzy" (a
+# guess from a similar string), then delete that flag; `make messages` again to compile;
+# commit the .po and .mo files. tests/test_translations.py fails until every catalog is
+# complete, has no fuzzy entry, keeps the placeholders, matches the sources and is
+# compiled. A new language: add it here, to LANGUAGES in demo/settings.py and to
+# PLURAL_RULES in that test; `make messages` starts its catalogs with a fuzzy header:
+# check their Plural-Forms and Language lines, delete that flag, translate.
+LOCALES := de es fr it ja nl pl pt_BR
+# Without DJANGO_SETTINGS_MODULE, so that a settings module in the environment cannot
+# send the strings to its LOCALE_PATHS.
+DJANGO_ADMIN := env -u DJANGO_SETTINGS_MODULE ../$(BIN)/django-admin
+MAKEMESSAGES := $(DJANGO_ADMIN) makemessages $(addprefix -l ,$(LOCALES)) --no-obsolete
+
 messages: install
-	cd liveops_htmx && ../$(BIN)/django-admin makemessages -a --no-obsolete --symlinks --ignore "static/*" && ../$(BIN)/django-admin compilemessages
+	cd liveops_htmx && $(MAKEMESSAGES) --symlinks --ignore "static/*" \
+		&& $(DJANGO_ADMIN) compilemessages
+	cd demo && $(MAKEMESSAGES) --ignore "static/*" --ignore ".run/*" \
+		&& $(DJANGO_ADMIN) compilemessages
 
 clean:
 	rm -rf build dist tests/.run demo/.run e2e/.run .coverage

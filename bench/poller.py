@@ -3,10 +3,6 @@
 ``python -m bench.poller SPEC.json``: like :mod:`bench.wsclient`, with ``count``
 keep-alive HTTP/1.1 connections to ``host:port`` each asking ``path``, then waiting
 ``interval`` seconds after every answer (as celery_progress.js does).
-
-With ``"since": ""`` in the spec, a poller of liveops-htmx's ``…/poll/`` instead: it
-adds ``&since=<seq>`` (the value of the poll element of the last answer), a 204 is no
-frame, and every other answer is one (its update numbers read as a socket frame's).
 """
 
 from __future__ import annotations
@@ -14,16 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sys
 import time
 from typing import Any
 
-from bench.frames import RESULT_SEQ, poll_seq, seq_of
+from bench.frames import RESULT_SEQ, poll_seq
 from bench.limits import raise_nofile
 from bench.wsclient import Viewer
-
-_SINCE = re.compile(r"since=(\d+)")
 
 
 class Polls:
@@ -44,31 +37,22 @@ class Polls:
 
     async def poll(self, k: int, v: Viewer) -> None:
         spec = self.spec
-        if "each" in spec:  # a target of its own for every viewer, as in bench.wsclient
-            spec = {**spec, **spec["each"][k]}
-            v.tag = spec.get("tag")
         keep = spec.get("keep", "frames")
         await asyncio.sleep(
             max(0.0, spec["start_at"] + k * spec["spread"] / len(self.viewers) - time.time())
         )
         v.start = time.time()
-        since = spec.get("since")
-
-        def request() -> bytes:
-            path = spec["path"] if since is None else f"{spec['path']}&since={since}"
-            cookie = f"Cookie: {spec['cookie']}\r\n" if spec.get("cookie") else ""
-            return (
-                f"GET {path} HTTP/1.1\r\nHost: {spec['host']}:{spec['port']}\r\n{cookie}"
-                "Accept: application/json\r\nConnection: keep-alive\r\n\r\n"
-            ).encode()
-
+        request = (
+            f"GET {spec['path']} HTTP/1.1\r\nHost: {spec['host']}:{spec['port']}\r\n"
+            "Accept: application/json\r\nConnection: keep-alive\r\n\r\n"
+        ).encode()
         settled = False
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
             v.open = time.time()
             while True:
-                writer.write(request())
+                writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
                 for line in head.split(b"\r\n"):
@@ -76,12 +60,6 @@ class Polls:
                         length = int(line.split(b":", 1)[1])
                 body = await reader.readexactly(length)
                 now = time.time()
-                if since is not None and head.split(b" ", 2)[1] == b"204":
-                    if not settled:  # the first answer is the snapshot, never a 204
-                        settled = True
-                        self.settle()
-                    await asyncio.sleep(spec["interval"])
-                    continue
                 v.frames += 1
                 v.bytes += len(head) + len(body)
                 if v.first is None:
@@ -89,13 +67,7 @@ class Polls:
                 if not settled:
                     settled = True
                     self.settle()
-                if since is None:
-                    seq = poll_seq(body, spec["marker"])
-                else:
-                    text = body.decode()
-                    seq = seq_of(text, "status", spec["marker"])
-                    found = _SINCE.search(text)
-                    since = found.group(1) if found else since
+                seq = poll_seq(body, spec["marker"])
                 if keep != "summary":
                     v.times.append(now)
                     v.seqs.append(seq)

@@ -272,7 +272,7 @@ class Runner:
                 f"{res.get('finished_rows')}/{res['ops']} rows finished {res.get('error') or ''}"
             )
         elif step == "transports":
-            for res in transports.measure(
+            for res in transports.fanout(
                 live,
                 z.scale.transport_viewers,
                 z.scale.rate * 4,
@@ -283,8 +283,10 @@ class Runner:
             ):
                 self.results["transports"].append(_entry(live, res))
                 self.say(
-                    f"  transport {res['transport']}: "
-                    f"{res.get('skipped') or res.get('staleness', {}).get('p50_ms')}"
+                    f"  transport {res['transport']}: p50 "
+                    f"{(res.get('staleness') or {}).get('p50_ms')} ms, p99 "
+                    f"{(res.get('staleness') or {}).get('p99_ms')} ms, "
+                    f"{res.get('with_result')} with result {res.get('error') or ''}"
                 )
         elif step == "track":
             res = live.worker.call("track", n=z.track_items)

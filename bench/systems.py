@@ -139,15 +139,18 @@ class Live:
         host, port = "127.0.0.1", port or self.server.port
         if self.setup.polls:
             return {"host": host, "port": port, "path": target["path"], "interval": 0.5}
-        if transport != "websocket":
-            path = f"/live/{target['model']}/{target['pk']}/"
+        if transport != "websocket":  # bench.httpclient's viewers (the bench's are anonymous)
             view = "events" if transport == "sse" else "poll"
-            http = {"cookie": target.get("cookie") or "", "tag": tag}
-            if transport == "sse":
-                return {**http, "url": f"http://{host}:{port}{path}{view}/?{target['query']}"}
-            path = f"{path}{view}/?{target['query']}"
-            # POLL_INTERVAL's default; "since" makes bench.poller follow the kit's answers
-            return {**http, "host": host, "port": port, "path": path, "interval": 2.0, "since": ""}
+            path = f"/live/{target['model']}/{target['pk']}/{view}/?{target['query']}"
+            # polling every 2 s, POLL_INTERVAL's default
+            return {
+                "host": host,
+                "port": port,
+                "path": path,
+                "mode": transport,
+                "interval": 2.0,
+                "tag": tag,
+            }
         return {
             "url": f"ws://{host}:{port}/asgi/notifications/?{target['query']}",
             "origin": f"http://{host}:{port}",

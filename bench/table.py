@@ -329,7 +329,7 @@ def scale(results: dict[str, Any]) -> str:
                     _ms(r, "staleness", "p50_ms"),
                     _ms(r, "staleness", "p99_ms"),
                     r.get("with_result"),
-                    r.get("cpu_us_per_frame") or r.get("skipped"),
+                    r.get("cpu_us_per_frame") or r.get("error"),
                 ]
                 for r in results.get("transports", [])
             ],

@@ -182,13 +182,6 @@ class Socket(asyncio.Protocol):
         if self.transport is not None and self.closer is None:
             self.closer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.close)
 
-    def address(self) -> tuple[str, int]:
-        return str(self.ws.uri.host), int(self.ws.uri.port)
-
-    def close_code(self) -> int:
-        rcvd = self.ws.close_rcvd
-        return rcvd.code if rcvd is not None else 1006
-
     def seqs(self) -> list[int]:
         spec = self.spec
         parse, n = spec.get("parse", "status"), spec.get("percent_n", 100)
@@ -196,9 +189,6 @@ class Socket(asyncio.Protocol):
 
 
 class Run:
-    #: the connection of one viewer (:mod:`bench.sseclient` has another)
-    connection: type[Socket] = Socket
-
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.viewers = [Viewer() for _ in range(int(spec["count"]))]
@@ -224,16 +214,17 @@ class Run:
             max(0.0, spec["start_at"] + k * spec["spread"] / len(self.viewers) - time.time())
         )
         v.start = time.time()
-        sock = self.connection(self, v, spec)
+        sock = Socket(self, v, spec)
         self.sockets.append(sock)
-        host, port = sock.address()
+        uri = sock.ws.uri
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
-                await asyncio.get_running_loop().create_connection(lambda: sock, host, port)
+                await asyncio.get_running_loop().create_connection(lambda: sock, uri.host, uri.port)
                 await sock.opened
             await sock.finished
             if not v.closed_by_client:
-                v.code = sock.close_code()
+                rcvd = sock.ws.close_rcvd
+                v.code = rcvd.code if rcvd is not None else 1006
         except asyncio.CancelledError:
             v.closed_by_client = True
             if sock.transport is not None:
@@ -267,11 +258,11 @@ class Run:
                 sock.v.texts = sock.texts
 
 
-def main(kind: type[Run] = Run) -> None:
+def main() -> None:
     raise_nofile()
     with open(sys.argv[1]) as f:
         spec = json.load(f)
-    run = kind(spec)
+    run = Run(spec)
     asyncio.run(run.main())
     with open(spec["out"] + ".tmp", "w") as f:
         json.dump({"cpu_s": time.process_time(), "viewers": [asdict(v) for v in run.viewers]}, f)

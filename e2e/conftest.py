@@ -5,8 +5,10 @@ own processes, the browser talks to them over HTTP and WebSockets)::
 
     .venv/bin/python -m pytest -q -p no:django e2e
 
-Every scenario runs against htmx 2 and htmx 4 (``DEMO_HTMX``): one uvicorn process
-per version, on one fresh SQLite database under ``e2e/.run/``. The restart scenario
+Every scenario runs against htmx 2 and htmx 4 as django-htmx bundles them, and against
+the released htmx 4 from npm (``htmx4r``: ``make htmx-release`` fetches it; without it
+those skip, or fail with ``CI=true``): one uvicorn process per variant (``DEMO_HTMX``),
+on one fresh SQLite database under ``e2e/.run/``. The restart scenario
 has its own stack (Redis layer, ``db_worker``). Logs of every process stay in the
 run directory when a test fails.
 """
@@ -20,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from demo import htmx_release
 from e2e.servers import (
     IN_CI,
     RUN_ROOT,
     Demo,
+    Htmx,
     Process,
     Server,
     answers,
@@ -34,7 +38,9 @@ from e2e.servers import (
 )
 from e2e.site import Site
 
-HTMX_VERSIONS = (2, 4)
+HTMX = (Htmx("htmx2", 2, "2"), Htmx("htmx4", 4, "4"), Htmx("htmx4r", 4, "4-release"))
+#: Seconds between polls on the demo that refuses WebSockets.
+POLL_INTERVAL = 0.5
 #: Redis db the restart scenario uses when one answers on 127.0.0.1:6379.
 REDIS_DB = 11
 
@@ -44,6 +50,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # ini key is unknown, and filterwarnings = "error" turns the warning into a failure.
     if not pluginmanager.has_plugin("django"):
         parser.addini("DJANGO_SETTINGS_MODULE", "pytest-django's; unused by e2e")
+
+
+def pytest_report_header() -> str:
+    where = htmx_release.missing() or f"htmx.org {htmx_release.fetched_version()}"
+    return f"htmx4r: {where}"
 
 
 def unavailable(reason: str) -> None:
@@ -116,18 +127,37 @@ def demo(run_dir: Path) -> Demo:
     return Demo(run_dir, "demo").prepare(users=True)
 
 
-@pytest.fixture(scope="session", params=HTMX_VERSIONS, ids=[f"htmx{v}" for v in HTMX_VERSIONS])
-def htmx(request: pytest.FixtureRequest) -> int:
-    return int(request.param)
+@pytest.fixture(scope="session", params=HTMX, ids=[h.id for h in HTMX])
+def htmx(request: pytest.FixtureRequest) -> Htmx:
+    variant: Htmx = request.param
+    if variant.release:
+        problem = htmx_release.missing()
+        if problem is not None:
+            unavailable(problem)
+    return variant
 
 
 @pytest.fixture(scope="session")
-def site(demo: Demo, htmx: int, run_dir: Path) -> Iterator[Site]:
-    """The embedded demo (thread runner, in-memory layer) served for one htmx version."""
-    server = Server(f"uvicorn-htmx{htmx}", demo.with_env(DEMO_HTMX=str(htmx)), run_dir)
+def site(demo: Demo, htmx: Htmx, run_dir: Path) -> Iterator[Site]:
+    """The embedded demo (thread runner, in-memory layer) served for one htmx variant."""
+    server = Server(f"uvicorn-{htmx.id}", demo.with_env(DEMO_HTMX=htmx.demo), run_dir)
     server.start()
     try:
-        yield Site(server.url, htmx)
+        yield Site(server.url, htmx.major)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def no_websocket_site(demo: Demo, htmx: Htmx, run_dir: Path) -> Iterator[Site]:
+    """The embedded demo behind what refuses every WebSocket upgrade (as some proxies do)."""
+    env = demo.with_env(
+        DEMO_HTMX=htmx.demo, DEMO_WEBSOCKETS="refuse", DEMO_POLL_INTERVAL=str(POLL_INTERVAL)
+    )
+    server = Server(f"uvicorn-nows-{htmx.id}", env, run_dir)
+    server.start()
+    try:
+        yield Site(server.url, htmx.major)
     finally:
         server.stop()
 
@@ -179,12 +209,10 @@ def scaled_worker(scaled_demo: Demo, run_dir: Path) -> Iterator[Process]:
 
 @pytest.fixture
 def scaled_server(
-    scaled_demo: Demo, scaled_worker: Process, htmx: int, run_dir: Path
+    scaled_demo: Demo, scaled_worker: Process, htmx: Htmx, run_dir: Path
 ) -> Iterator[Server]:
     """uvicorn for the scaled demo; the test may kill it and start it again on its port."""
-    server = Server(
-        f"uvicorn-scaled-htmx{htmx}", scaled_demo.with_env(DEMO_HTMX=str(htmx)), run_dir
-    )
+    server = Server(f"uvicorn-scaled-{htmx.id}", scaled_demo.with_env(DEMO_HTMX=htmx.demo), run_dir)
     server.start()
     try:
         yield server

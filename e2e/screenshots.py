@@ -1,7 +1,7 @@
 """Take the README's screenshots of the demo: ``python -m e2e.screenshots`` (repo root).
 
-Serves the demo on a fresh database as the e2e suite does, but without DEBUG (a
-failure shows no traceback), signs in, drives it with Chromium and writes
+Serves the demo on a fresh database as the e2e suite does, without DEBUG (a failure
+shows no traceback), signs in as a named user, drives it with Chromium and writes
 ``docs/screenshots/running.png`` (a report mid-run), ``finished.png`` (a succeeded
 report) and ``failed.png`` (a flaky job).
 """
@@ -21,7 +21,8 @@ from e2e.site import TIMEOUT, Op, Site, start
 
 OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1000, "height": 700}
-#: Without DEBUG (no traceback in the pictures) the demo signs nobody in by itself.
+#: Without DEBUG (no traceback in the pictures) the demo would sign the browser in as
+#: a guest with a random name; the pictures show this user instead.
 USER = ("demo", "demo-" + secrets.token_hex(8))
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ CHROMIUM_ARGS = [
 ]
 
 EVE = ("eve", "eve-" + secrets.token_hex(8))
+#: May see every long import (the model's view permission), control none but her own.
+VERA = ("vera", "vera-" + secrets.token_hex(8))
 
 
 def free_port() -> int:
@@ -96,6 +99,19 @@ def browser_launch_args() -> dict[str, object] | None:
 # -- the demo -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Htmx:
+    """One htmx the demo serves: the test id, its major version, ``DEMO_HTMX``."""
+
+    id: str
+    major: int
+    demo: str
+
+    @property
+    def release(self) -> bool:
+        return self.demo == "4-release"
+
+
 class Demo:
     """One demo database (migrated, with the users the scenarios need) and its env."""
 
@@ -108,6 +124,8 @@ class Demo:
             "DJANGO_SETTINGS_MODULE": "demo.settings",
             "DEMO_RUN_DIR": str(run_dir),
             "DEMO_DB": str(self.db),
+            # As on a network: no DEBUG, each browser context signed in as its own guest.
+            "DEMO_DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
             **extra,
         }
@@ -126,19 +144,22 @@ class Demo:
         return done.stdout
 
     def prepare(self, *, users: bool) -> Demo:
-        """Migrate a new database; with ``users``, add "eve" (not staff, with a password)."""
+        """Migrate a new database; with ``users``, add "eve" (not staff, with a password)
+        and "vera" (the same, with the view permission on long imports)."""
         self.db.unlink(missing_ok=True)
         self.manage("migrate", "--noinput")
         if users:
             self.add_user(*EVE)
+            self.add_user(*VERA, permissions=("view_longimport",))
         return self
 
-    def add_user(self, username: str, password: str) -> None:
+    def add_user(self, username: str, password: str, permissions: tuple[str, ...] = ()) -> None:
         self.manage(
             "shell",
             "-c",
-            "from django.contrib.auth.models import User; "
-            f"User.objects.create_user({username!r}, password={password!r})",
+            "from django.contrib.auth.models import Permission, User; "
+            f"u = User.objects.create_user({username!r}, password={password!r}); "
+            f"u.user_permissions.add(*Permission.objects.filter(codename__in={list(permissions)!r}))",
         )
 
     def with_env(self, **extra: str) -> dict[str, str]:

@@ -10,9 +10,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Locator, Page, WebSocket
+from playwright.sync_api import Locator, Page, Request, WebSocket
 
 #: An operation's page, where the start form redirects.
 OP_URL = re.compile(r"/live/(?P<model>\w+\.\w+)/(?P<pk>\d+)/$")
@@ -140,23 +141,58 @@ def start(page: Page, site: Site, kind: str, **fields: object) -> Op:
     return Op(page, match["model"], match["pk"])
 
 
+def wait_for(page: Page, check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    """Wait for ``check`` (of what the test's listeners saw), letting Playwright deliver
+    the page's events meanwhile: they arrive only while the test calls into Playwright."""
+    deadline = time.monotonic() + timeout / 1000
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        page.wait_for_timeout(50)
+
+
 class Document:
-    """Proves a page kept its document: a marker in ``window`` and one navigation entry."""
+    """Proves a page kept its document: a marker in ``window``, no new document loaded.
+
+    A navigation is a new document committed in the main frame: Chromium's
+    ``Page.frameNavigated``, read over a CDP session of its own. Playwright's
+    ``framenavigated`` fires for same-document changes of the address too
+    (``history.pushState``/``replaceState``, a fragment), and htmx 4.0.1 stamps the
+    entry with ``history.replaceState`` on its first swap: those are no navigation and
+    only kept (``same_document``) to be shown when the check fails.
+    """
 
     def __init__(self, page: Page) -> None:
         self.page = page
         self.token = secrets.token_hex(8)
+        #: URLs of the new documents the main frame committed since.
         self.navigations: list[str] = []
+        #: URLs the main frame's address changed to without a new document.
+        self.same_document: list[str] = []
+        self._cdp = page.context.new_cdp_session(page)
+        tree = self._cdp.send("Page.getFrameTree")
+        self._main_frame_id = tree["frameTree"]["frame"]["id"]
+        self._cdp.on("Page.frameNavigated", self._navigated)
+        self._cdp.on("Page.navigatedWithinDocument", self._navigated_within)
+        self._cdp.send("Page.enable")
         page.evaluate("token => { window.__e2eMarker = token; }", self.token)
-        page.on(
-            "framenavigated",
-            lambda frame: self.navigations.append(frame.url) if frame == page.main_frame else None,
-        )
+
+    def _navigated(self, event: dict[str, Any]) -> None:
+        frame = event["frame"]
+        if not frame.get("parentId"):  # the main frame (its id may change with a process)
+            self.navigations.append(frame["url"])
+
+    def _navigated_within(self, event: dict[str, Any]) -> None:
+        if event["frameId"] == self._main_frame_id:
+            self.same_document.append(event["url"])
 
     def assert_same(self) -> None:
         marker = self.page.evaluate("() => window.__e2eMarker")
         entries = self.page.evaluate('() => performance.getEntriesByType("navigation").length')
-        assert self.navigations == [], f"the page navigated: {self.navigations}"
+        assert self.navigations == [], (
+            f"the page navigated: {self.navigations} "
+            f"(same-document address changes: {self.same_document})"
+        )
         assert marker == self.token, "the window marker is gone: the page reloaded"
         assert entries == 1, f"{entries} navigation entries"
 
@@ -192,12 +228,7 @@ class Sockets:
         return self.frames.get(id(ws), [])
 
     def wait(self, check: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-        """Wait for ``check``, letting Playwright deliver the page's events meanwhile."""
-        deadline = time.monotonic() + timeout / 1000
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; sockets: {self.urls}")
-            self.page.wait_for_timeout(50)
+        wait_for(self.page, check, f"{what}; sockets: {self.urls}", timeout)
 
     def wait_for_count(self, count: int, timeout: float = TIMEOUT) -> None:
         self.wait(lambda: len(self.opened) >= count, f"{count} sockets", timeout)
@@ -215,3 +246,44 @@ class Sockets:
         found = live()
         assert found is not None
         return found
+
+
+@dataclass
+class Traffic:
+    """Every request a page makes to the HTTP transports, and every socket it tries."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)  # "events", "poll" or "fallback?to=…"
+    sockets: int = 0
+
+    KINDS = ("events", "poll", "fallback")
+
+    def __post_init__(self) -> None:
+        self.page.on("request", self._requested)
+        self.page.on("websocket", self._socket)
+
+    def _requested(self, request: Request) -> None:
+        url = urlsplit(request.url)
+        kind = url.path.rstrip("/").rsplit("/", 1)[-1]
+        if kind == "fallback":
+            kind += "?to=" + parse_qs(url.query).get("to", [""])[0]
+        if kind.split("?")[0] in self.KINDS:
+            self.requests.append(kind)
+
+    def _socket(self, ws: WebSocket) -> None:
+        self.sockets += 1
+
+    def count(self, kind: str) -> int:
+        return sum(1 for seen in self.requests if seen == kind)
+
+    def wait_count(self, kind: str, at_least: int, timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout / 1000
+        while self.count(kind) < at_least:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{at_least} {kind} requests wanted; seen {self.requests}")
+            self.page.wait_for_timeout(50)
+
+
+def refuse_streams(page: Page) -> None:
+    """Make every event stream of ``page`` fail, as a proxy that blocks them would."""
+    page.route(lambda url: "/events/" in urlsplit(url).path, lambda route: route.abort())

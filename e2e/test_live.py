@@ -6,6 +6,8 @@ from itertools import pairwise
 
 from playwright.sync_api import Page, expect
 
+from demo import htmx_release
+from e2e.servers import Htmx
 from e2e.site import TIMEOUT, Document, Op, Site, Sockets, percent_of, start
 
 
@@ -16,6 +18,20 @@ def increasing_run(values: list[int]) -> int:
         run = run + 1 if after > before else 1
         best = max(best, run)
     return best
+
+
+def test_the_page_runs_the_htmx_of_its_variant(page: Page, site: Site, htmx: Htmx) -> None:
+    page.goto(site.url + "/")
+    srcs = page.locator("head script[src]").evaluate_all("els => els.map(e => e.src)")
+    scripts = [src.removeprefix(site.url + "/static/") for src in srcs]
+    version = page.evaluate("() => htmx.version")
+    if htmx.release:
+        assert version == htmx_release.fetched_version()
+        assert scripts == list(htmx_release.SCRIPTS)
+    else:
+        assert version.startswith(f"{htmx.major}."), version
+        n = htmx.major  # then django-htmx's own script, with DEBUG
+        assert scripts[:2] == [f"django_htmx/htmx-{n}.min.js", f"django_htmx/ext/hx-ws-{n}.min.js"]
 
 
 def test_progress_advances_and_result_appears_in_place(page: Page, site: Site) -> None:

@@ -2,7 +2,7 @@
 
 The scaled shape: the operation runs in ``db_worker`` and reports through Redis, so
 it goes on while the ASGI server is down. The server is killed (its sockets end
-without a closing handshake: 1006, which both htmx versions retry) and started
+without a closing handshake: 1006, which every htmx here retries) and started
 again on the same port.
 """
 
@@ -12,7 +12,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from e2e.servers import Server
+from e2e.servers import Htmx, Server
 from e2e.site import Document, Site, Sockets, percent_of, start, token_payload
 
 ROWS = 160  # about 13 s of reading rows: the server restarts well within them
@@ -31,9 +31,9 @@ def log_in_frames(sockets: Sockets, pk: str) -> list[str]:
 
 
 def test_page_reconnects_after_a_server_restart_and_catches_up(
-    page: Page, scaled_server: Server, htmx: int
+    page: Page, scaled_server: Server, htmx: Htmx
 ) -> None:
-    site = Site(scaled_server.url, htmx)
+    site = Site(scaled_server.url, htmx.major)
     sockets = Sockets(page)
     op = start(page, site, "report", rows=ROWS)
     document = Document(page)

@@ -1,4 +1,5 @@
-"""Worker text is text, and another user's operation stays closed to eve."""
+"""Worker text is text, another user's operation stays closed to eve, and vera, who
+may see long imports but not control them, follows one live without its controls."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.servers import EVE
-from e2e.site import TIMEOUT, Document, Site, cancel_quietly, start
+from e2e.servers import EVE, VERA
+from e2e.site import TIMEOUT, Document, Op, Site, cancel_quietly, start
 
 PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
 
@@ -93,5 +94,48 @@ def test_another_users_operation_and_socket_are_refused(
         # The owner's page is untouched by eve's attempt.
         expect(op.state).to_have_text("Running")
         assert op.socket_path() == path
+    finally:
+        cancel_quietly(page, site, op)
+
+
+def test_a_viewer_who_may_only_look_follows_live_without_controls(
+    page: Page, browser: Browser, site: Site
+) -> None:
+    op = start(page, site, "long", records=600)
+    try:
+        owner_cancel = op.part("controls").get_by_role("button", name="Cancel")
+        expect(owner_cancel).to_be_visible()
+
+        vera_context = browser.new_context()
+        try:
+            vera = vera_context.new_page()
+            sign_in(vera, site, *VERA)
+            response = vera.goto(site.url + op.path)
+            assert response is not None and response.status == 200
+            seen = Op(vera, op.model, op.pk)
+            expect(seen.state).to_have_text("Running", timeout=TIMEOUT)
+            expect(seen.part("socket")).to_have_count(1)
+            expect(seen.part("root").locator("button")).to_have_count(0)
+
+            # The cancel URL refuses her, and the operation runs on.
+            cookies = {c["name"]: c["value"] for c in vera_context.cookies(site.url)}
+            refused = vera.request.post(
+                f"{site.url}{op.path}cancel/",
+                headers={"X-CSRFToken": cookies["csrftoken"], "Referer": site.url + op.path},
+                max_redirects=0,
+                fail_on_status_code=False,
+            )
+            assert refused.status == 403
+            expect(op.state).to_have_text("Running")
+
+            # The owner cancels: both pages follow live, only the owner's offers Run again.
+            owner_cancel.click()
+            expect(op.state).to_have_text("Cancelled", timeout=TIMEOUT)
+            expect(op.part("controls").get_by_role("button", name="Run again")).to_be_visible()
+            expect(seen.state).to_have_text("Cancelled", timeout=TIMEOUT)
+            expect(seen.part("result")).to_have_text("Cancelled.")
+            expect(seen.part("root").locator("button")).to_have_count(0)
+        finally:
+            vera_context.close()
     finally:
         cancel_quietly(page, site, op)

@@ -1,5 +1,8 @@
 """Admin for operation models: list with a state filter, live fields read-only, cancel action.
 
+The cancel action only touches the operations the admin user may control
+(``op.user_can_control``) and says how many it skipped.
+
 Every concrete operation model not registered by its own app is registered with
 :class:`LiveOperationAdmin` when the app registry is ready (list ``liveops_htmx``
 after ``django.contrib.admin``). Subclass it to register your own.
@@ -49,7 +52,9 @@ class LiveOperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Cancel the selected operations"))
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        cancelled = sum(request_cancel(op) for op in queryset)
+        allowed = [op for op in queryset if op.user_can_control(request.user)]
+        skipped = len(queryset) - len(allowed)
+        cancelled = sum(request_cancel(op) for op in allowed)
         self.message_user(
             request,
             ngettext(
@@ -60,6 +65,17 @@ class LiveOperationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             % {"count": cancelled},
             messages.SUCCESS if cancelled else messages.WARNING,
         )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "Skipped %(count)d operation you may not control.",
+                    "Skipped %(count)d operations you may not control.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 def register_all(site: admin.AdminSite = admin.site) -> list[type[LiveOperation]]:

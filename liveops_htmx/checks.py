@@ -6,12 +6,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
 from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
-from liveops_htmx.conf import DEFAULTS, conf
+from liveops_htmx.conf import DEFAULTS, SCRIPT_URL_PREFIXES, TRANSPORTS, conf
 
 
 @register()
@@ -87,7 +87,7 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             Warning(
                 f"LIVEOPS[{name!r}] no longer exists and is ignored.",
                 hint=REMOVED[name],
-                id="liveops_htmx.W007",
+                id="liveops_htmx.W009",
             )
         )
     unknown = sorted(set(user) - set(DEFAULTS) - set(REMOVED))
@@ -103,10 +103,13 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Error(
                 "LIVEOPS['HTMX_VERSION'] must be 2 or 4.",
-                hint="Use the major version of the htmx you load with {% htmx_script %}.",
+                hint="Use the major version of the htmx that {% liveops_scripts %} (or your "
+                "own script tags) load.",
                 id="liveops_htmx.E004",
             )
         )
+    if user.get("HTMX_SCRIPTS") is not None:
+        messages += _check_htmx_scripts(user["HTMX_SCRIPTS"])
     numbers = (
         "TOKEN_MAX_AGE",
         "LOG_TAIL",
@@ -117,6 +120,8 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         "WATCHDOG_INTERVAL",
         "THREAD_WORKERS",
         "LOST_AFTER",
+        "POLL_INTERVAL",
+        "FALLBACK_AFTER",
     )
     for name in numbers:
         if name in user and not _positive(name, user[name]):
@@ -136,6 +141,30 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E005",
             )
         )
+    sockets = user.get("SOCKETS_PER_USER", DEFAULTS["SOCKETS_PER_USER"])
+    if sockets is not None and not (
+        isinstance(sockets, int) and not isinstance(sockets, bool) and sockets > 0
+    ):
+        messages.append(
+            Error(
+                f"LIVEOPS['SOCKETS_PER_USER'] must be a whole number above 0 or None, "
+                f"not {sockets!r}.",
+                hint=f"The default is {DEFAULTS['SOCKETS_PER_USER']!r} live connections per "
+                "visitor and serving process; None turns the limit off.",
+                id="liveops_htmx.E010",
+            )
+        )
+    transport = user.get("TRANSPORT", DEFAULTS["TRANSPORT"])
+    if transport not in TRANSPORTS:
+        messages.append(
+            Error(
+                f"LIVEOPS['TRANSPORT'] must be one of {', '.join(map(repr, TRANSPORTS))}, "
+                f"not {transport!r}.",
+                hint="'auto' opens a WebSocket and falls back to Server-Sent Events, then to "
+                "polling; the others force one transport (see docs/transports.md).",
+                id="liveops_htmx.E012",
+            )
+        )
     url = user.get("WS_URL", DEFAULTS["WS_URL"])
     if not (isinstance(url, str) and url.startswith("/") and url.endswith("/")):
         messages.append(
@@ -146,6 +175,77 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+_SCRIPTS_HINT = (
+    "Name the scripts in load order, htmx first, then the extensions the transport needs "
+    "(ws, sse): static paths (e.g. ['vendor/htmx.min.js', 'vendor/ext/hx-ws.min.js', "
+    "'vendor/ext/hx-sse.min.js']) or URLs starting with '/', "
+    "'http://' or 'https://'. None loads django-htmx's bundled copies."
+)
+
+
+def _check_htmx_scripts(scripts: Any) -> list[CheckMessage]:
+    def error(problem: str) -> list[CheckMessage]:
+        message = f"LIVEOPS['HTMX_SCRIPTS'] {problem}"
+        return [Error(message, hint=_SCRIPTS_HINT, id="liveops_htmx.E008")]
+
+    if not isinstance(scripts, (list, tuple)):
+        return error(f"must be a list of script paths or URLs, not {scripts!r}.")
+    if not scripts:
+        return error("is empty: the pages would load no htmx.")
+    bad = [s for s in scripts if not isinstance(s, str) or not s or s != s.strip()]
+    if bad:
+        return error(f"must hold non-empty strings without surrounding spaces, not {bad!r}.")
+    if not apps.is_installed("django.contrib.staticfiles"):
+        return []
+    from django.contrib.staticfiles import finders
+
+    missing = [s for s in scripts if not s.startswith(SCRIPT_URL_PREFIXES) and not finders.find(s)]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"LIVEOPS['HTMX_SCRIPTS'] names static files that no finder finds: "
+            f"{', '.join(missing)}.",
+            hint="Check the paths against STATICFILES_DIRS and the apps' static folders.",
+            id="liveops_htmx.W007",
+        )
+    ]
+
+
+@register(Tags.urls)
+def check_transport_urls(**kwargs: Any) -> list[CheckMessage]:
+    """Server-Sent Events and polling are views of ``liveops_htmx.urls``: is it included?"""
+    from django.urls import NoReverseMatch, reverse
+
+    transport = conf.TRANSPORT
+    if transport not in TRANSPORTS or transport == "websocket":
+        return []
+    try:
+        reverse("liveops_htmx:list-poll")
+    except NoReverseMatch:
+        pass
+    else:
+        return []
+    hint = 'Add path("live/", include("liveops_htmx.urls")) to your URLconf.'
+    if transport == "auto":
+        return [
+            Warning(
+                "LIVEOPS['TRANSPORT'] is 'auto' but liveops_htmx.urls is not included: "
+                "pages follow over WebSockets only, with no fallback.",
+                hint=hint + " Or set LIVEOPS['TRANSPORT'] = 'websocket'.",
+                id="liveops_htmx.W008",
+            )
+        ]
+    return [
+        Error(
+            f"LIVEOPS['TRANSPORT'] is {transport!r}, whose views are in liveops_htmx.urls, "
+            "which is not included.",
+            hint=hint,
+            id="liveops_htmx.E013",
+        )
+    ]
 
 
 @register()
@@ -163,7 +263,7 @@ def check_text_columns(**kwargs: Any) -> list[CheckMessage]:
                     f"holds {length} characters.",
                     hint="Lower TEXT_MAX, or give the status field a longer max_length.",
                     obj=model,
-                    id="liveops_htmx.E008",
+                    id="liveops_htmx.E011",
                 )
             )
     return messages
@@ -242,12 +342,15 @@ def check_redis_timeout(**kwargs: Any) -> list[CheckMessage]:
 @register()
 def check_project(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    if not apps.is_installed("django_htmx"):
+    user = getattr(settings, "LIVEOPS", None) or {}
+    own_scripts = isinstance(user, dict) and user.get("HTMX_SCRIPTS") is not None
+    if not own_scripts and not apps.is_installed("django_htmx"):
         messages.append(
             Warning(
                 "django_htmx is not in INSTALLED_APPS.",
-                hint="Add it to load htmx and its ws extension: "
-                '{% load django_htmx %}{% htmx_script extensions="hx-ws" %}.',
+                hint="Add it to load htmx and its ws and sse extensions: "
+                '{% load django_htmx %}{% htmx_script extensions="hx-ws,hx-sse" %}, '
+                "use {% liveops_scripts %}, or name your own in LIVEOPS['HTMX_SCRIPTS'].",
                 id="liveops_htmx.W002",
             )
         )

@@ -8,10 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 DEFAULTS: dict[str, Any] = {
     # htmx major version the {% liveop %} tag writes attributes for: 2 or 4.
     "HTMX_VERSION": 2,
+    # Scripts {% liveops_scripts %} loads, in order: htmx, then its ws extension (static
+    # paths, or URLs starting with "/", "http://" or "https://"). None: django-htmx's
+    # bundled copies for HTMX_VERSION.
+    "HTMX_SCRIPTS": None,
     # Alias in CHANNEL_LAYERS used for pushes and subscriptions.
     "CHANNEL_LAYER": "default",
     # Path the WebSocket routing serves; the tag builds ws-connect URLs from it.
@@ -30,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "PUBLISH_QUEUE_MAX": 10_000,
     # Largest client frame (bytes) the consumer tolerates before closing with 1009.
     "CLIENT_FRAME_MAX": 4096,
+    # WebSockets and event streams one visitor (user, else session, else client address)
+    # may hold open in one serving process; the next is refused (4429). None: no limit.
+    "SOCKETS_PER_USER": 100,
     # Seconds between a subscription's checks of the database for missed pushes.
     "WATCHDOG_INTERVAL": 15.0,
     # Where op.start() runs operations: "thread", "celery", "django_tasks", "eager",
@@ -43,7 +51,22 @@ DEFAULTS: dict[str, Any] = {
     "LIST_SIZE": 50,
     # Template the bundled operation and list pages extend.
     "BASE_TEMPLATE": "liveops_htmx/base.html",
+    # How pages follow operations: "auto" (a WebSocket; Server-Sent Events where it
+    # cannot open; polling where neither delivers), or always "websocket", "sse", "poll".
+    "TRANSPORT": "auto",
+    # Seconds between two requests of a page that follows by polling.
+    "POLL_INTERVAL": 2.0,
+    # "auto": seconds a page waits for the first frame of its WebSocket (or event
+    # stream) before it moves to the next transport; an error moves it at once.
+    "FALLBACK_AFTER": 10.0,
 }
+
+#: The values of ``LIVEOPS["TRANSPORT"]``.
+TRANSPORTS: tuple[str, ...] = ("auto", "websocket", "sse", "poll")
+
+
+#: An HTMX_SCRIPTS entry starting with one of these is used as it is, not as a static path.
+SCRIPT_URL_PREFIXES = ("/", "http://", "https://")
 
 
 class LiveopsSettings:
@@ -60,6 +83,13 @@ class LiveopsSettings:
     @property
     def HTMX_VERSION(self) -> int:
         return int(self._get("HTMX_VERSION"))
+
+    @property
+    def HTMX_SCRIPTS(self) -> tuple[str, ...] | None:
+        scripts = self._get("HTMX_SCRIPTS")
+        if isinstance(scripts, str):  # not one script per character (check E008 says so)
+            raise ImproperlyConfigured("LIVEOPS['HTMX_SCRIPTS'] must be a list, not a string.")
+        return None if scripts is None else tuple(scripts)
 
     @property
     def CHANNEL_LAYER(self) -> str:
@@ -98,6 +128,11 @@ class LiveopsSettings:
         return int(self._get("CLIENT_FRAME_MAX"))
 
     @property
+    def SOCKETS_PER_USER(self) -> int | None:
+        value = self._get("SOCKETS_PER_USER")
+        return None if value is None else int(value)
+
+    @property
     def WATCHDOG_INTERVAL(self) -> float:
         return float(self._get("WATCHDOG_INTERVAL"))
 
@@ -120,6 +155,18 @@ class LiveopsSettings:
     @property
     def BASE_TEMPLATE(self) -> str:
         return str(self._get("BASE_TEMPLATE"))
+
+    @property
+    def TRANSPORT(self) -> str:
+        return str(self._get("TRANSPORT"))
+
+    @property
+    def POLL_INTERVAL(self) -> float:
+        return float(self._get("POLL_INTERVAL"))
+
+    @property
+    def FALLBACK_AFTER(self) -> float:
+        return float(self._get("FALLBACK_AFTER"))
 
     @property
     def HEARTBEAT_INTERVAL(self) -> float:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import functools
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,12 +25,8 @@ from liveops_htmx.security import (
     check_user,
     read_subscription_token,
 )
-from liveops_htmx.serverside import hub, snapshots
+from liveops_htmx.serverside import hub, limits, viewers
 from liveops_htmx.serverside.fanout import Viewer
-from liveops_htmx.serverside.lists import ListSubject
-from liveops_htmx.serverside.outbox import RowOutbox
-from liveops_htmx.serverside.reads import Subject
-from liveops_htmx.serverside.snapshots import OperationSubject
 
 logger = logging.getLogger("liveops_htmx.consumers")
 
@@ -42,18 +38,28 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     :class:`~liveops_htmx.security.CloseCode`), after a notice that replaces the
     page's socket element: a socket closed before accept reaches the browser as
     1006, and one whose element stays is retried by the htmx ws extension.
+
+    Each open socket holds a slot of its visitor (:mod:`~.serverside.limits`); past
+    ``LIVEOPS["SOCKETS_PER_USER"]`` in this process, the next is refused with 4429.
     """
 
     viewer: Viewer | None = None
     sub: Subscription | None = None
+    _first: asyncio.Future[None] | None = None
+    slot: str | None = None  # the visitor whose slot this socket holds
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # No channel per socket: the hub is this process's only subscriber.
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive], self.dispatch)
+        try:
+            with contextlib.suppress(StopConsumer):
+                await await_many_dispatch([receive], self.dispatch)
+        finally:
+            if self.slot is not None:
+                limits.slots.release(self.slot)
+                self.slot = None
 
     def token(self) -> str | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -70,30 +76,27 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.sub = self.sub or refused.sub
             await self.end(refused.code)
             return
+        visitor = await limits.scope_visitor_key(self.scope)
+        if not limits.slots.acquire(visitor, conf.SOCKETS_PER_USER):
+            # The key may be a session key: it stays out of the log.
+            logger.info("Refused a socket: its visitor holds %s already.", conf.SOCKETS_PER_USER)
+            await self.end(CloseCode.TOO_MANY)
+            return
+        self.slot = visitor
         layer = configured_layer()
         if layer is None:
             logger.error("No channel layer %r: live updates are off.", conf.CHANNEL_LAYER)
             await self.end(CloseCode.UNAVAILABLE)
             return
-        if sub.kind == "list":
-            subject: Subject = ListSubject(str(sub.user_pk))
-            viewer = self.viewer = Viewer(self, RowOutbox())
-            read = subject.load
-        else:
-            subject = OperationSubject(sub.model, sub.pk)
-            viewer = self.viewer = Viewer(self)
-            read = functools.partial(snapshots.for_viewer, sub, user)
+        subject, viewer, read = viewers.viewer_for(sub, user, self)
+        self.viewer = viewer
         try:
             joined = await hub.join(layer, subject, viewer)
-            snap = await joined.read(read)
-        except SubscriptionRefused as refused:
-            await viewer.end(refused.code)
-            return
-        except Exception as exc:
+        except Exception as exc:  # the hub could not even be set up: nothing to wait for
             logger.warning("Subscribing a viewer to %s failed: %r", subject.group, exc)
             await viewer.end(CloseCode.SERVER_ERROR)
             return
-        viewer.offer_snapshot(snap)
+        self._first = asyncio.ensure_future(viewers.first_snapshot(joined, viewer, read))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing is expected from the browser; only an oversized frame is worth a word.
@@ -102,6 +105,8 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.end(CloseCode.TOO_BIG)
 
     async def disconnect(self, code: int) -> None:
+        if self._first is not None:
+            self._first.cancel()
         if self.viewer is not None:
             self.viewer.leave()
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 
 from liveops_htmx.conf import conf
 from liveops_htmx.layer import configured_layer
-from liveops_htmx.models import LiveOperation, State
+from liveops_htmx.models import TERMINAL_STATES, LiveOperation, State
 from liveops_htmx.registry import operation_models
 from liveops_htmx.rendering import protocol
 from liveops_htmx.rendering.fragments import UPDATED_PARTS
@@ -86,21 +86,22 @@ def request_cancel(op: LiveOperation, layer: BaseChannelLayer | None = None) -> 
     return _write(op, cancel, layer)
 
 
-def restart(op: LiveOperation, layer: BaseChannelLayer | None = None) -> bool:
-    """Put a finished ``op`` back to pending (its seq keeps growing); False if it runs.
+def run_again(op: LiveOperation) -> LiveOperation | None:
+    """Start a new operation with ``op``'s inputs (``op.copy_inputs()``); None if ``op`` runs.
 
-    The caller starts it again (``op.start()``); the page swaps in its new widget.
+    ``op`` keeps its log, result and timings: both stay in the owner's list.
     """
-
-    def reset(row: LiveOperation) -> tuple[list[str], Iterable[str], bool] | None:
-        if not row.is_finished:
-            return None
-        initial = row.initial_values()  # the live fields only: the operation's own stay
-        for name, value in initial.items():
-            setattr(row, name, value)
-        return list(initial), UPDATED_PARTS, False
-
-    return _write(op, reset, layer)
+    current = type(op)._base_manager.filter(pk=op.pk).values_list("state", flat=True).first()
+    if current is None or current not in TERMINAL_STATES:
+        return None
+    again = op.copy_inputs()
+    db = router.db_for_write(type(op), instance=op)
+    with transaction.atomic(using=db):
+        again.save(using=db)
+        for field in type(op)._meta.many_to_many:
+            getattr(again, field.name).set(getattr(op, field.name).all())
+        again.start()
+    return again
 
 
 def is_stale(op: LiveOperation) -> bool:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.utils.translation import gettext
 
 from liveops_htmx.progress import OperationCancelled, Progress, WebProgress
+from liveops_htmx.values import ResultKeyError
 from liveops_htmx.workerside import side
 
 if TYPE_CHECKING:
@@ -54,5 +55,10 @@ def _execute(op: LiveOperation, p: Progress) -> Progress:
             p.error(gettext("The operation failed unexpectedly."))
     else:
         if not p.finished:
-            p.result(returned if isinstance(returned, Mapping) else None)
+            try:
+                p.result(returned if isinstance(returned, Mapping) else None)
+            except ResultKeyError:  # what run() returned uses a name the kit keeps
+                logger.exception("%s returned a result the kit cannot keep", op)
+                op.error_detail = traceback.format_exc()
+                p.error(gettext("The operation failed unexpectedly."))
     return p

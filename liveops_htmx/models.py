@@ -86,6 +86,10 @@ class LiveOperation(models.Model):
 
     #: Optional ordered stage names, shown as a checklist before they start.
     stages: ClassVar[Sequence[str]] = ()
+    #: Whether an operation *without owner* may be seen by anyone who has its page or
+    #: its socket's token. Off: only users with the model's ``view`` permission see
+    #: it. It opens nothing else: the controls stay with :meth:`user_can_control`.
+    public: ClassVar[bool] = False
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -146,29 +150,57 @@ class LiveOperation(models.Model):
 
         start(self, runner)
 
-    def initial_values(self) -> dict[str, Any]:
-        """Every live field at its default: what the operation was before it first ran."""
-        values: dict[str, Any] = {}
-        for name in LIVE_FIELDS:
-            field = self._meta.get_field(name)
-            assert isinstance(field, models.Field)
-            values[name] = field.get_default()
-        return values
+    def copy_inputs(self) -> LiveOperation:
+        """Return an unsaved operation with this one's inputs: what "Run again" starts.
+
+        Copies the model's own fields, owner and language; the live fields start
+        over. Override it to leave out (or derive) fields a new run must not share.
+        """
+        copy = type(self)()
+        kit_owned = {*LIVE_FIELDS, *BOOKKEEPING_FIELDS}
+        for field in self._meta.concrete_fields:
+            parent_link = field.one_to_one and getattr(field.remote_field, "parent_link", False)
+            if field.primary_key or parent_link or field.name in kit_owned:
+                continue
+            if isinstance(field, models.AutoField):  # a parent model's key
+                continue
+            setattr(copy, field.attname, getattr(self, field.attname))
+        return copy
 
     @property
     def is_finished(self) -> bool:
         return self.state in TERMINAL_STATES
 
     def user_can_view(self, user: AbstractBaseUser | AnonymousUser) -> bool:
-        """Say whether ``user`` may see this operation (page, list row and socket).
+        """Say whether ``user`` may see this operation (page, widget, list row and socket).
 
-        The owner may; an operation without owner is visible to whoever holds its
-        token; users with the model's ``view`` permission may too. Override to change.
+        The owner may, and so may users with the model's ``view`` permission
+        (superusers have every permission). An operation without owner is visible to
+        those users only, unless the model sets ``public = True``: then anyone who
+        has its page (or its socket's token) may see it. Override to change.
         """
-        if self.owner_id is None:
+        if self.owner_id is None and self.public:
             return True
-        if user.is_authenticated and user.pk == self.owner_id:
-            return True
-        opts = self._meta
-        has_perm = getattr(user, "has_perm", None)
-        return bool(has_perm and has_perm(f"{opts.app_label}.view_{opts.model_name}"))
+        return self._is_owner(user) or _has_model_perm(user, self, "view")
+
+    def user_can_control(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        """Say whether ``user`` may cancel this operation and run it again.
+
+        The owner may, and so may users with the model's ``change`` permission
+        (superusers have every permission). Being able to see an operation is not
+        enough, and ``public`` does not open its controls. The views ask
+        :meth:`user_can_view` first: a user who may control but not see gets a 404.
+        Override to change.
+        """
+        return self._is_owner(user) or _has_model_perm(user, self, "change")
+
+    def _is_owner(self, user: AbstractBaseUser | AnonymousUser) -> bool:
+        return bool(
+            self.owner_id is not None and user.is_authenticated and user.pk == self.owner_id
+        )
+
+
+def _has_model_perm(user: AbstractBaseUser | AnonymousUser, op: LiveOperation, action: str) -> bool:
+    opts = op._meta
+    has_perm = getattr(user, "has_perm", None)
+    return bool(has_perm and has_perm(f"{opts.app_label}.{action}_{opts.model_name}"))

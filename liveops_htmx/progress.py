@@ -293,8 +293,13 @@ class Progress:
         self._flush({"state"}, lifecycle=True)
 
     def result(self, context: Mapping[str, Any] | None = None, **extra: Any) -> None:
-        """Finish successfully; the result part renders from ``context`` (kept as JSON)."""
+        """Finish successfully; the result part renders from ``context`` (kept as JSON).
+
+        Raises :class:`~liveops_htmx.values.ResultKeyError` (a ``ValueError``) for a
+        name the kit uses itself, such as ``chained_to`` (see ``chain_to()``).
+        """
         merged = {**(context or {}), **extra}
+        values.check_result(merged)
         self.op.result_context = values.dump(merged)
         self._touched.add("result_context")
         if self.op.percent is not None or self.op.progress:

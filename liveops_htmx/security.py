@@ -33,12 +33,13 @@ class CloseCode:
 
     NORMAL = 1000  # the operation finished: nothing more will come
     TOO_BIG = 1009  # a client frame over LIVEOPS["CLIENT_FRAME_MAX"] bytes
-    SERVER_ERROR = 1011  # reading the operation failed; htmx retries this one
+    SERVER_ERROR = 1011  # the server could not set the subscription up; htmx retries
     MALFORMED = 4400  # token missing or not a token at all
     BAD_SIGNATURE = 4401  # token altered, or signed with another SECRET_KEY
     FORBIDDEN = 4403  # token for another user, or the user may not see the operation
     NOT_FOUND = 4404  # the operation no longer exists
     EXPIRED = 4410  # token older than LIVEOPS["TOKEN_MAX_AGE"]: reload the page
+    TOO_MANY = 4429  # the visitor holds LIVEOPS["SOCKETS_PER_USER"] sockets in this process
     UNAVAILABLE = 4503  # the server has no channel layer for live updates
 
 
@@ -48,6 +49,9 @@ REASONS: dict[int, _StrPromise] = {
     CloseCode.FORBIDDEN: _("Live updates are unavailable for this account."),
     CloseCode.NOT_FOUND: _("This operation no longer exists."),
     CloseCode.EXPIRED: _("Live updates stopped: reload the page to resume them."),
+    CloseCode.TOO_MANY: _(
+        "Live updates are paused: too many live pages are open. Close some, then reload this page."
+    ),
     CloseCode.UNAVAILABLE: _("Live updates are unavailable on this server."),
 }
 

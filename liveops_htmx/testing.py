@@ -61,9 +61,14 @@ class CapturingChannelLayer(BaseChannelLayer):  # type: ignore[misc]
                 m for g, m in self.sent if (group is None or g == group) and m.get("type") == type
             ]
 
-    def frames(self, group: str | None = None) -> list[str]:
-        """The HTML text of every operation update, as the browser would receive it."""
-        return [m["liveop_html"] for m in self.messages(group)]
+    def frames(self, group: str | None = None, *, can_control: bool = False) -> list[str]:
+        """The HTML text of every operation update, as the browser would receive it.
+
+        By default as a viewer who may only look gets it; ``can_control=True``: as a
+        viewer who may cancel and restart the operation (the controls with buttons).
+        """
+        key = "controller_html" if can_control else "liveop_html"
+        return [m.get(key) or m["liveop_html"] for m in self.messages(group)]
 
     def clear(self) -> None:
         get_publisher().flush()

@@ -2,15 +2,17 @@
 
 Include ``liveops_htmx.urls`` (namespace ``liveops_htmx``). Every view asks
 ``op.user_can_view(request.user)``; an operation the user may not see is a 404, so
-its existence does not leak.
+its existence does not leak. Cancel and restart also ask
+``op.user_can_control(request.user)``: a user who may only look gets a 403.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -39,7 +41,11 @@ def template_for(model: type[LiveOperation]) -> str:
 BUNDLED_PAGE = "liveops_htmx/operation.html"
 
 
-def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
+def get_operation(
+    request: HttpRequest, model: str, pk: str, *, control: bool = False
+) -> LiveOperation:
+    """The operation ``request.user`` may see (404 otherwise); with ``control``, also
+    one they may cancel and restart (403 if they may see it but not control it)."""
     try:
         model_class = model_for(model)
     except LookupError:
@@ -50,6 +56,8 @@ def get_operation(request: HttpRequest, model: str, pk: str) -> LiveOperation:
         raise Http404("No such operation.") from None
     if not op.user_can_view(request.user):
         raise Http404("No such operation.")
+    if control and not op.user_can_control(request.user):
+        raise PermissionDenied("You may not control this operation.")
     return op
 
 
@@ -82,8 +90,6 @@ HEADING = "liveop-heading"
 
 def _on_bundled_page(request: HttpRequest) -> bool:
     """True when htmx asks from an operation page that renders the bundled template."""
-    from urllib.parse import urlsplit
-
     from django.template.loader import select_template
     from django.urls import Resolver404, resolve
 
@@ -114,22 +120,28 @@ class CancelView(View):
     """POST: ask the operation to stop; the page shows "Cancelling…", then "Cancelled"."""
 
     def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
-        op = get_operation(request, model, pk)
+        op = get_operation(request, model, pk, control=True)
         control.request_cancel(op)
         return _back(request, op)
 
 
 class RestartView(View):
-    """POST: run a finished operation again; htmx swaps in its live widget."""
+    """POST: run a finished operation again, as a new one; htmx swaps in its live widget.
+
+    The finished run stays as it was (its page, its row in the list). On the
+    operation's own page the address moves to the new run's.
+    """
 
     def post(self, request: HttpRequest, model: str, pk: str) -> HttpResponse:
-        op = get_operation(request, model, pk)
-        with transaction.atomic():
-            if control.restart(op):
-                op.start()
-        if request.headers.get("HX-Request"):
-            return WidgetView().get(request, model, pk)
-        return HttpResponseRedirect(op.get_absolute_url())
+        op = get_operation(request, model, pk, control=True)
+        again = control.run_again(op) or op  # a run still under way is shown as it is
+        if not request.headers.get("HX-Request"):
+            return HttpResponseRedirect(again.get_absolute_url())
+        response = WidgetView().get(request, again._meta.label_lower, str(again.pk))
+        current = request.headers.get("HX-Current-URL", "")
+        if again is not op and urlsplit(current).path == op.get_absolute_url():
+            response["HX-Push-Url"] = again.get_absolute_url()
+        return response
 
 
 class OperationListView(LoginRequiredMixin, TemplateView):

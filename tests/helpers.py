@@ -53,6 +53,112 @@ class worker:  # reads as a verb at the call sites
         return database_sync_to_async(getattr(self.p, name))(*args, **kwargs)
 
 
+class HttpStream:
+    """A GET to the test project's ASGI application, read as the server writes it.
+
+    For event streams: :meth:`events` parses what came so far into the data of each
+    message (comments left out); :meth:`disconnect` is the client going away.
+    :meth:`close_all` ends every one a test opened (a fixture's teardown).
+    """
+
+    opened: list[HttpStream] = []
+
+    def __init__(self, path, cookie=""):
+        from urllib.parse import urlsplit
+
+        from asgiref.testing import ApplicationCommunicator
+
+        from tests.asgi import application
+
+        url = urlsplit(path)
+        headers = [(b"host", b"testserver")]
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": url.path,
+            "raw_path": url.path.encode(),
+            "query_string": url.query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        self.comm = ApplicationCommunicator(application, scope)
+        self.status = None
+        self.headers = {}
+        self.body = ""
+        self.ended = False
+
+    async def open(self):
+        await self.comm.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await self.comm.receive_output(TIMEOUT)
+        assert start["type"] == "http.response.start", start
+        self.status = start["status"]
+        self.headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        HttpStream.opened.append(self)
+        return self
+
+    async def read(self, timeout=TIMEOUT):
+        """Wait for the next piece of the body; False once the response has ended."""
+        if self.ended:
+            return False
+        out = await self.comm.receive_output(timeout)
+        self.body += out.get("body", b"").decode()
+        self.ended = not out.get("more_body", False)
+        return not self.ended
+
+    async def read_until_end(self, timeout=TIMEOUT):
+        while await self.read(timeout):
+            pass
+        await self.comm.wait(timeout)  # the application finishes the request
+        return self.events()
+
+    async def read_events(self, count, timeout=TIMEOUT):
+        """Read until at least ``count`` messages came; return all of them."""
+        while len(self.events()) < count and await self.read(timeout):
+            pass
+        return self.events()
+
+    def events(self):
+        messages = []
+        for block in self.body.split("\n\n")[:-1]:
+            lines = [line for line in block.split("\n") if line.startswith("data:")]
+            data = [line[5:].removeprefix(" ") for line in lines]
+            if data:
+                messages.append("\n".join(data))
+        return messages
+
+    async def disconnect(self):
+        await self.comm.send_input({"type": "http.disconnect"})
+        await self.comm.wait(TIMEOUT)
+        self.ended = True
+
+    async def close(self):
+        if self.ended:
+            await self.comm.wait(TIMEOUT)
+        else:
+            await self.disconnect()
+
+    @classmethod
+    async def close_all(cls):
+        while cls.opened:
+            await cls.opened.pop().close()
+
+
+async def session_cookie(user):
+    """The cookie of a session signed in as ``user``."""
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    await client.aforce_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
 # -- pushes and outboxes ---------------------------------------------------------------
 
 

@@ -77,3 +77,26 @@ def test_the_changelist_shows_percent_as_the_page_does_and_no_stale_status(
     assert "Crunching numbers" in html
     assert "100%" in html and "100.0" not in html
     assert "Last words" not in html
+
+
+def test_the_cancel_action_skips_what_the_admin_user_may_not_control(client, report, layer):
+    from django.contrib.auth.models import Permission
+
+    WebProgress(report, layer).start()  # someone else's
+    clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_report"))
+    own = Report.objects.create(owner=clerk)
+    WebProgress(own, layer).start()
+    client.force_login(clerk)
+    response = client.post(
+        "/admin/testapp/report/",
+        {"action": "cancel_selected", "_selected_action": [report.pk, own.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Asked 1 operation to stop." in html
+    assert "Skipped 1 operation you may not control." in html
+    report.refresh_from_db()
+    own.refresh_from_db()
+    assert not report.cancel_requested
+    assert own.cancel_requested

@@ -90,12 +90,50 @@ def test_templates_that_cannot_load_the_partials_are_e002():
         ({"FLUSH_INTERVAL": -1}, ["liveops_htmx.E005"]),
         ({"FLUSH_INTERVAL": 0}, []),
         ({"WS_URL": "asgi/notifications"}, ["liveops_htmx.E006"]),
+        ({"TRANSPORT": "sse"}, []),
+        ({"TRANSPORT": "long-polling"}, ["liveops_htmx.E012"]),
+        ({"POLL_INTERVAL": 0}, ["liveops_htmx.E005"]),
+        ({"FALLBACK_AFTER": "soon"}, ["liveops_htmx.E005"]),
         ({"HTMX_VERSION": 4, "LOG_TAIL": 50}, []),
+        ({"HTMX_SCRIPTS": None}, []),
+        ({"HTMX_SCRIPTS": ["django_htmx/htmx-4.min.js", "/js/hx-ws.js"]}, []),
+        ({"HTMX_SCRIPTS": ("https://cdn.example/htmx.min.js", "http://x/hx-ws.js")}, []),
+        ({"HTMX_SCRIPTS": "django_htmx/htmx-4.min.js"}, ["liveops_htmx.E008"]),
+        ({"HTMX_SCRIPTS": {"htmx": "django_htmx/htmx-4.min.js"}}, ["liveops_htmx.E008"]),
+        ({"HTMX_SCRIPTS": []}, ["liveops_htmx.E008"]),
+        ({"HTMX_SCRIPTS": ["django_htmx/htmx-4.min.js", None]}, ["liveops_htmx.E008"]),
+        ({"HTMX_SCRIPTS": ["django_htmx/htmx-4.min.js", ""]}, ["liveops_htmx.E008"]),
+        ({"HTMX_SCRIPTS": [" django_htmx/htmx-4.min.js"]}, ["liveops_htmx.E008"]),
+        ({"HTMX_SCRIPTS": ["vendor/htmx.min.js", "/js/hx-ws.js"]}, ["liveops_htmx.W007"]),
     ],
 )
 def test_settings(liveops, expected):
     with override_settings(LIVEOPS=liveops):
         assert ids(checks.check_settings()) == expected
+
+
+@override_settings(LIVEOPS={"HTMX_SCRIPTS": "vendor/htmx.min.js"})
+def test_htmx_scripts_given_as_one_string_says_what_it_takes():
+    (error,) = checks.check_settings()
+    assert error.id == "liveops_htmx.E008"
+    assert "must be a list of script paths or URLs, not 'vendor/htmx.min.js'" in error.msg
+    assert "load order" in error.hint and "None loads django-htmx's bundled copies" in error.hint
+
+
+@override_settings(LIVEOPS={"HTMX_SCRIPTS": ["vendor/htmx.min.js", "vendor/ext/hx-ws.js"]})
+def test_htmx_scripts_no_finder_finds_are_named_in_w007():
+    (warning,) = checks.check_settings()
+    assert warning.id == "liveops_htmx.W007"
+    assert "vendor/htmx.min.js, vendor/ext/hx-ws.js" in warning.msg
+
+
+def test_htmx_scripts_are_not_looked_up_without_staticfiles():
+    from django.conf import settings
+
+    apps_without = [a for a in settings.INSTALLED_APPS if a != "django.contrib.staticfiles"]
+    liveops = {"HTMX_SCRIPTS": ["vendor/htmx.min.js"]}
+    with override_settings(INSTALLED_APPS=apps_without, LIVEOPS=liveops):
+        assert checks.check_settings() == []
 
 
 @override_settings(LIVEOPS=["not", "a", "dict"])
@@ -109,6 +147,15 @@ def test_project_warnings():
     apps_without = [a for a in settings.INSTALLED_APPS if a != "django_htmx"]
     with override_settings(INSTALLED_APPS=apps_without, ASGI_APPLICATION=None):
         assert ids(checks.check_project()) == ["liveops_htmx.W002", "liveops_htmx.W003"]
+
+
+def test_own_htmx_scripts_need_no_django_htmx():
+    from django.conf import settings
+
+    apps_without = [a for a in settings.INSTALLED_APPS if a != "django_htmx"]
+    liveops = {"HTMX_SCRIPTS": ["/js/htmx.min.js", "/js/hx-ws.min.js"]}
+    with override_settings(INSTALLED_APPS=apps_without, LIVEOPS=liveops):
+        assert ids(checks.check_project()) == []
 
 
 # From Django 6, `check` runs the model checks against every database (JSONField asks
@@ -138,3 +185,24 @@ def test_a_redis_layer_whose_socket_timeout_cuts_its_receives_is_w006(hosts, exp
     with override_settings(CHANNEL_LAYERS={"default": layer}):
         assert [m.id for m in checks.check_redis_timeout()] == expected
     assert checks.check_redis_timeout() == []  # the in-memory layer of the test project
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "10", True])
+def test_a_socket_limit_that_is_no_whole_number_above_0_is_e010(value):
+    with override_settings(LIVEOPS={"SOCKETS_PER_USER": value}):
+        assert ids(checks.check_settings()) == ["liveops_htmx.E010"]
+
+
+@pytest.mark.parametrize("value", [1, 500, None])
+def test_a_socket_limit_may_be_a_number_or_none(value):
+    from liveops_htmx.conf import conf
+
+    with override_settings(LIVEOPS={"SOCKETS_PER_USER": value}):
+        assert checks.check_settings() == []
+        assert value == conf.SOCKETS_PER_USER
+
+
+def test_the_socket_limit_is_generous_by_default():
+    from liveops_htmx.conf import DEFAULTS, conf
+
+    assert conf.SOCKETS_PER_USER == DEFAULTS["SOCKETS_PER_USER"] == 100

@@ -17,7 +17,7 @@ from liveops_htmx.progress import WebProgress
 from liveops_htmx.rendering.protocol import operation_group as group_name
 from liveops_htmx.security import make_subscription_token
 from liveops_htmx.serverside import hub, snapshots
-from tests.helpers import TIMEOUT, closed_with, follow, socket, worker
+from tests.helpers import TIMEOUT, closed_with, eventually, follow, socket, worker
 from tests.markup import element
 from tests.testapp.models import Report
 
@@ -349,3 +349,253 @@ async def test_a_viewer_of_an_operation_whose_worker_died_sees_it_lost(running, 
     assert code == 1000
     assert 'data-state="lost"' in frames[0]
     assert "did not finish" in element(frames[0], f"op-error-{report.pk}")
+
+
+async def test_a_failed_first_read_keeps_the_socket_and_is_tried_again(
+    report, user, monkeypatch, caplog
+):
+    """Closing with 1011 would make htmx reconnect at once, again and again."""
+    from liveops_htmx.serverside import viewers
+
+    monkeypatch.setattr(viewers, "FIRST_READ_RETRY", 0.05)
+    real = snapshots.for_viewer
+    failures = [OSError("the database went away"), OSError("still away")]
+
+    def flaky(sub, viewer_user):
+        if failures:
+            raise failures.pop(0)
+        return real(sub, viewer_user)
+
+    monkeypatch.setattr(snapshots, "for_viewer", flaky)
+    comm = await follow(report, user)
+    snapshot = await comm.receive_from(timeout=TIMEOUT)
+    assert f'id="op-status-{report.pk}"' in snapshot and not failures
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await comm.disconnect()
+
+
+async def test_a_viewer_leaving_while_its_read_is_retried_leaves_no_hub(report, user, monkeypatch):
+    from liveops_htmx.serverside import viewers
+
+    monkeypatch.setattr(viewers, "FIRST_READ_RETRY", 0.05)
+
+    def broken(sub, viewer_user):
+        raise OSError("the database is down")
+
+    monkeypatch.setattr(snapshots, "for_viewer", broken)
+    comm = await follow(report, user)
+    await eventually(lambda: hub.hubs() != [], what="the hub")
+    await comm.disconnect()
+    await eventually(lambda: hub.hubs() == [], what="the hub to stop")
+
+
+# -- who may control: the controls each audience gets --------------------------------
+
+
+@pytest.fixture
+async def looker(other_user):
+    """A user with the model's view permission only."""
+    from django.contrib.auth.models import Permission
+
+    def grant():
+        other_user.user_permissions.add(Permission.objects.get(codename="view_report"))
+        return type(other_user).objects.get(pk=other_user.pk)
+
+    return await database_sync_to_async(grant)()
+
+
+async def test_a_viewer_who_may_only_look_never_gets_a_button(running, user, looker):
+    report, call = running
+    owner = await follow(report, user)
+    viewer = await follow(report, looker)
+    controls = f"op-controls-{report.pk}"
+    owner_snap = await owner.receive_from(timeout=TIMEOUT)
+    viewer_snap = await viewer.receive_from(timeout=TIMEOUT)
+    assert "liveop-controls__cancel" in element(owner_snap, controls)
+    assert "<button" not in viewer_snap
+    await call("status", "one")
+    await call("result", message="done")
+    owner_frames, _ = await closed_with(owner)
+    viewer_frames, _ = await closed_with(viewer)
+    assert "liveop-controls__restart" in element(owner_frames[-1], controls)
+    assert "<button" not in "".join(viewer_frames)
+    assert element(viewer_frames[-1], controls) != element(owner_frames[-1], controls)
+
+
+async def test_each_audience_gets_the_same_controls_live_and_in_a_late_snapshot(
+    running, user, looker
+):
+    report, call = running
+    live = {who: await follow(report, who) for who in (user, looker)}
+    for comm in live.values():
+        await comm.receive_from(timeout=TIMEOUT)
+    await call("result", message="done", url="/files/1/")
+    controls, result = f"op-controls-{report.pk}", f"op-result-{report.pk}"
+    for who, comm in live.items():
+        pushed, _ = await closed_with(comm)
+        late, _ = await closed_with(await follow(report, who))
+        for part in (controls, result):
+            assert element(pushed[-1], part) == element(late[0], part)
+
+
+async def test_a_cancel_request_reaches_both_audiences_in_their_own_rendering(report, user, looker):
+    from liveops_htmx import control
+
+    comms = [await follow(report, who) for who in (user, looker)]
+    for comm in comms:
+        await comm.receive_from(timeout=TIMEOUT)
+    await database_sync_to_async(control.request_cancel)(report)  # pending: cancelled at once
+    (owner_frames, _), (viewer_frames, _) = [await closed_with(c) for c in comms]
+    assert "liveop-controls__restart" in owner_frames[-1]
+    assert "<button" not in "".join(viewer_frames)
+
+
+# -- result values that would become code ---------------------------------------------
+
+
+async def test_a_javascript_result_url_is_no_link_live_or_in_a_late_snapshot(user):
+    from tests.testapp.models import Sleepy  # the bundled result part
+
+    op = await database_sync_to_async(Sleepy.objects.create)(owner=user)
+    call = worker(op)
+    await call("start")
+    live = await follow(op, user)
+    await live.receive_from(timeout=TIMEOUT)
+    await call("result", message="ready", url="javascript:alert(document.cookie)")
+    pushed, _ = await closed_with(live)
+    late, _ = await closed_with(await follow(op, user))
+    result = f"op-result-{op.pk}"
+    assert element(pushed[-1], result) == element(late[0], result)
+    assert "ready" in element(late[0], result)
+    for frame in (*pushed, *late):
+        assert "javascript:" not in frame and "href" not in element(frame, result)
+
+
+async def test_a_stored_chain_to_another_site_is_no_loader_in_a_snapshot(user, report):
+    def finish_with_a_forged_chain():
+        Report.objects.filter(pk=report.pk).update(
+            state="succeeded",
+            result_context={"chained_to": {"widget": "https://evil.example/w"}},
+        )
+
+    await database_sync_to_async(finish_with_a_forged_chain)()
+    frames, code = await closed_with(await follow(report, user))
+    assert code == 1000
+    assert "evil.example" not in frames[0] and "hx-get" not in frames[0]
+    assert f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>' in frames[0]
+
+
+# -- sockets per visitor ----------------------------------------------------------------
+
+
+def anonymous_socket(op, client="10.0.0.1", session=None):
+    from django.contrib.auth.models import AnonymousUser
+
+    comm = socket(make_subscription_token(AnonymousUser(), op), AnonymousUser())
+    comm.scope["client"] = (client, 40000)
+    if session is not None:
+        comm.scope["session"] = session
+    return comm
+
+
+async def opened(comm):
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    return comm
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 3})
+async def test_sockets_past_the_limit_close_4429_with_a_notice(running, user, other_user):
+    from liveops_htmx.serverside.limits import slots
+
+    report, _ = running
+    held = [await follow(report, user) for _ in range(3)]
+    for comm in held:
+        await comm.receive_from(timeout=TIMEOUT)
+    assert slots.held(f"user:{user.pk}") == 3
+    refused = await follow(report, user)
+    frames, code = await closed_with(refused)
+    assert code == 4429
+    assert len(frames) == 1  # the notice, nothing of the operation
+    notice = element(frames[0], f"op-socket-{report.pk}")
+    assert notice == frames[0] and 'data-close-code="4429"' in notice
+    assert "too many live pages" in notice and "ws-connect" not in notice
+    # Another user is not affected; a socket that closes gives its slot back.
+    theirs = await database_sync_to_async(Report.objects.create)(owner=other_user)
+    other = await follow(theirs, other_user)
+    assert "op-status" in await other.receive_from(timeout=TIMEOUT)
+    await held[0].disconnect()
+    await eventually(lambda: slots.held(f"user:{user.pk}") == 2, what="the slot to be freed")
+    again = await follow(report, user)
+    assert "op-status" in await again.receive_from(timeout=TIMEOUT)
+    for comm in (*held[1:], other, again):
+        await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 2})
+async def test_the_list_socket_counts_too(user, report):
+    from liveops_htmx.security import make_list_token
+
+    held = [await follow(report, user) for _ in range(2)]  # kept: a dropped one would close
+    token = await sync_to_async(make_list_token)(user)
+    comm = socket(token, user)
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    frames, code = await closed_with(comm)
+    assert code == 4429
+    assert element(frames[0], "liveops-socket") == frames[0]
+    for comm in held:
+        await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 2})
+async def test_anonymous_visitors_count_by_client_address_without_a_session(db):
+    from tests.testapp.models import Paced  # public: anonymous visitors may follow it
+
+    op = await database_sync_to_async(Paced.objects.create)()
+    held = [await opened(anonymous_socket(op, "10.0.0.1")) for _ in range(2)]
+    for comm in held:
+        await comm.receive_from(timeout=TIMEOUT)
+    assert (await closed_with(await opened(anonymous_socket(op, "10.0.0.1"))))[1] == 4429
+    elsewhere = await opened(anonymous_socket(op, "10.0.0.2"))
+    assert "op-status" in await elsewhere.receive_from(timeout=TIMEOUT)
+    for comm in (*held, elsewhere):
+        await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"SOCKETS_PER_USER": 1})
+async def test_anonymous_visitors_with_a_session_count_by_session_not_a_made_up_one(db):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tests.testapp.models import Paced
+
+    op = await database_sync_to_async(Paced.objects.create)()
+
+    def real_session():
+        session = SessionStore()
+        session["seen"] = True
+        session.save()
+        return SessionStore(session.session_key)  # as the cookie brings it, not loaded yet
+
+    first, second = [await database_sync_to_async(real_session)() for _ in range(2)]
+    a = await opened(anonymous_socket(op, "10.0.0.1", first))
+    await a.receive_from(timeout=TIMEOUT)
+    b = await opened(anonymous_socket(op, "10.0.0.1", second))  # same address, own session
+    await b.receive_from(timeout=TIMEOUT)
+    again = await opened(anonymous_socket(op, "10.0.0.1", SessionStore(first.session_key)))
+    assert (await closed_with(again))[1] == 4429
+    # A session key the server never issued is no identity: the address counts.
+    forged = await opened(anonymous_socket(op, "10.0.0.3", SessionStore("x" * 32)))
+    await forged.receive_from(timeout=TIMEOUT)
+    forged_again = await opened(anonymous_socket(op, "10.0.0.3", SessionStore("y" * 32)))
+    assert (await closed_with(forged_again))[1] == 4429
+    for comm in (a, b, forged):
+        await comm.disconnect()
+
+
+async def test_no_limit_when_the_setting_is_none(running, user):
+    report, _ = running
+    with override_settings(LIVEOPS={"SOCKETS_PER_USER": None}):
+        comms = [await follow(report, user) for _ in range(120)]
+        for comm in comms:
+            assert "op-status" in await comm.receive_from(timeout=TIMEOUT)
+    for comm in comms:
+        await comm.disconnect()

@@ -114,3 +114,32 @@ def test_a_cancel_between_loading_and_starting_ends_quietly_cancelled(user, laye
     loaded.refresh_from_db()
     assert loaded.state == "cancelled"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+class ReturningAChain(Report):
+    class Meta:
+        proxy = True
+        app_label = "testapp"
+
+    def run(self, p):
+        return {"chained_to": {"widget": "https://evil.example/"}}
+
+
+class ResultWithAChain(Report):
+    class Meta:
+        proxy = True
+        app_label = "testapp"
+
+    def run(self, p):
+        p.result(message="hi", chained_to={"widget": "https://evil.example/"})
+
+
+@pytest.mark.parametrize("model", [ReturningAChain, ResultWithAChain])
+def test_a_result_that_sets_chained_to_fails_the_operation(report, layer, model):
+    op = model.objects.get(pk=report.pk)
+    run_operation(op, layer)
+    op.refresh_from_db()
+    assert op.state == "failed"
+    assert op.result_context is None
+    assert "'chained_to'" in op.error_detail and "p.chain_to()" in op.error_detail
+    assert "evil.example" not in "".join(layer.frames())

@@ -82,3 +82,45 @@ def test_progress_rows_are_throttled_lifecycle_rows_are_not(report, layer, clock
     rows = layer.messages(protocol.user_group(report.owner_id), type="liveop.row")
     assert len(rows) == 1 + 2 + 1  # start, progress once a second, status
     assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
+
+
+# -- refusals replace the list's socket element, and nothing else is sent ------------
+
+
+def only_the_list_notice(frames, code):
+    import re
+
+    assert len(frames) == 1, frames
+    notice = element(frames[0], "liveops-socket")
+    assert notice == frames[0]  # the notice is the whole frame
+    assert re.findall(r'\bid="([^"]+)"', frames[0]) == ["liveops-socket"]
+    assert 'hx-swap-oob="outerHTML"' in notice and f'data-close-code="{code}"' in notice
+    assert "ws-connect" not in notice and "liveops-rows" not in frames[0]
+    return notice
+
+
+async def test_a_list_socket_after_logout_closes_4403_with_a_notice_for_the_list(
+    user, anonymous, report
+):
+    comm = await follow_list(anonymous, token_user=user)  # the page's token, signed out since
+    frames, code = await closed_with(comm)
+    assert code == 4403
+    notice = only_the_list_notice(frames, 4403)
+    assert "unavailable for this account" in notice
+    assert f"testapp-report-{report.pk}" not in frames[0]
+
+
+async def test_an_expired_list_token_closes_4410_with_a_notice_for_the_list(user, monkeypatch):
+    from django.core import signing
+
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(1))
+    token = make_list_token(user)
+    monkeypatch.undo()
+    comm = WebsocketCommunicator(
+        LiveOperationConsumer.as_asgi(), f"/asgi/notifications/?subscription_token={token}"
+    )
+    comm.scope["user"] = user
+    assert (await comm.connect(timeout=TIMEOUT))[0]
+    frames, code = await closed_with(comm)
+    assert code == 4410
+    assert "reload the page" in only_the_list_notice(frames, 4410)

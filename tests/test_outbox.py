@@ -181,3 +181,39 @@ def test_a_reset_replaces_whatever_a_viewer_holds_when_it_is_newer():
     stale = push(13, base=5)
     stale.update(reset=True, last_line=2)
     assert box.offer(stale) is Offer.STALE
+
+
+def test_a_controller_gets_the_controllers_rendering_of_the_controls_others_never_do():
+    msg = push(2, {"status": "<s2>", "controls": "<c-look>"})
+    msg["liveop_html"] = "<s2><c-look>"
+    msg["controller_parts"] = {"controls": "<c-button>"}
+    msg["controller_html"] = "<s2><c-button>"
+    later = push(4, {"controls": "<c3-look>"})
+    later["controller_parts"] = {"controls": "<c3-button>"}
+    texts = {}
+    for can_control in (False, True):
+        box = synced(1)
+        box.can_control = can_control
+        box.offer(msg)
+        exact = box.pop()
+        assert exact.html is not None  # the push's own text, not composed per viewer
+        box.offer(push(3, {"progress": "<p3>"}))
+        box.offer(later)  # merges into the waiting frame
+        texts[can_control] = (exact.text(), box.pop().text())
+    assert texts[False] == ("<s2><c-look>", "<p3><c3-look>")
+    assert texts[True] == ("<s2><c-button>", "<p3><c3-button>")
+
+
+def test_a_snapshot_gives_each_audience_its_controls():
+    snap = Snapshot(
+        seq=4,
+        parts={"status": "<s>", "controls": "<c-look>"},
+        last_line=0,
+        terminal=False,
+        controller_parts={"controls": "<c-button>"},
+    )
+    for can_control, expected in ((False, "<s><c-look>"), (True, "<s><c-button>")):
+        box = Outbox()
+        box.can_control = can_control
+        box.offer_snapshot(snap)
+        assert box.pop().text() == expected

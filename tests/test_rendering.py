@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from liveops_htmx.rendering import context, fragments, templates
 from tests.markup import element
-from tests.testapp.models import Failing, Report
+from tests.testapp.models import Failing, Report, Sleepy
 
 
 @pytest.fixture(autouse=True)
@@ -177,6 +177,106 @@ def test_an_operation_renders_in_its_own_language(report, language, running, can
 
     report.state = "running"
     report.language = language
-    html = snapshots.of(report).parts
-    assert running in html["status"]
-    assert cancel in html["controls"]
+    snap = snapshots.of(report)
+    assert running in snap.parts["status"]
+    assert cancel in snap.controller_parts["controls"]
+
+
+@pytest.mark.django_db(transaction=True)  # pushes go out on commit
+def test_what_is_pushed_to_everyone_has_no_button(report, layer):
+    from liveops_htmx.progress import WebProgress
+    from liveops_htmx.rendering import protocol
+
+    p = WebProgress(report, layer)
+    p.start()
+    p.status("working")
+    p.result(message="done")
+    messages = layer.messages(p.group)
+    for msg in messages:
+        assert "<button" not in msg["liveop_html"]
+        assert "<button" not in "".join(msg["parts"].values())
+    start, status, finish = messages
+    assert "liveop-controls__cancel" in start[protocol.CONTROLLER_PARTS]["controls"]
+    assert protocol.CONTROLLER_PARTS not in status  # the controls were not rendered
+    assert "liveop-controls__restart" in finish[protocol.CONTROLLER_HTML]
+    assert finish[protocol.CONTROLLER_HTML] == fragments.compose(
+        {**finish["parts"], **finish[protocol.CONTROLLER_PARTS]}
+    )
+
+
+def test_the_page_and_the_snapshot_render_controls_for_their_audience(report):
+    report.state = "running"
+    assert "<button" not in fragments.widget(report, "")
+    assert "liveop-controls__cancel" in fragments.widget(report, "", can_control=True)
+    assert "<button" not in fragments.snapshot(report)
+    assert "liveop-controls__cancel" in fragments.snapshot(report, can_control=True)
+
+
+# -- result values that would become code ---------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("url", ["javascript:alert(1)", " java\tscript:alert(1)", "data:,x"])
+def test_a_result_url_that_is_not_http_or_relative_is_no_link_live_or_later(layer, url, user):
+    from django.template import Context, Template
+    from django.test import RequestFactory
+
+    from liveops_htmx.progress import WebProgress
+
+    report = Sleepy.objects.create(owner=user)  # the bundled result part
+    p = WebProgress(report, layer)
+    p.start()
+    p.result(message="the report", url=url)
+    result = f"op-result-{report.pk}"
+    live = element(layer.frames(p.group)[-1], result)
+    report.refresh_from_db()
+    late = element(fragments.snapshot(report), result)
+    request = RequestFactory().get("/")
+    request.user = user
+    page = Template("{% load liveops_htmx %}{% liveop op %}").render(
+        Context({"op": report, "request": request})
+    )
+    for html in (live, late, element(page, result)):
+        assert "the report" in html
+        assert "href" not in html and "script:" not in html and "data:" not in html
+    assert live == late
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_http_result_url_is_a_link(user, layer):
+    from liveops_htmx.progress import WebProgress
+
+    p = WebProgress(Sleepy.objects.create(owner=user), layer)
+    p.start()
+    p.result(message="the report", url="https://example.com/r?a=1&b=2")
+    live = element(layer.frames(p.group)[-1], f"op-result-{p.op.pk}")
+    assert 'href="https://example.com/r?a=1&amp;b=2"' in live
+
+
+@pytest.mark.django_db(transaction=True)
+def test_p_result_cannot_set_chained_to_and_pushes_nothing(report, layer):
+    from liveops_htmx.progress import WebProgress
+    from liveops_htmx.values import ResultKeyError
+
+    p = WebProgress(report, layer)
+    p.start()
+    with pytest.raises(ResultKeyError, match=r"'chained_to'.*p\.chain_to\(\)"):
+        p.result(chained_to={"widget": "https://evil.example/x"})
+    with pytest.raises(ResultKeyError, match="chained_to"):
+        p.result({"chained_to": {"widget": "/live/x/"}})
+    assert len(layer.messages(p.group)) == 1  # the start, nothing else
+    report.refresh_from_db()
+    assert report.state == "running" and report.result_context is None
+    assert not p.finished
+    p.result(message="fine")  # the run can still finish
+
+
+@pytest.mark.parametrize(
+    "widget", ["https://evil.example/x", "//evil.example/x", "/\\evil.example", "/\t/evil", 7]
+)
+def test_a_stored_chain_to_another_site_is_ignored(report, widget, user):
+    report.state = "succeeded"
+    report.result_context = {"chained_to": {"model": "x", "pk": "1", "widget": widget}}
+    for html in (fragments.snapshot(report), fragments.widget(report, "")):
+        assert "hx-get" not in html and "evil" not in html
+    assert fragments.snapshot(report).endswith("hidden></div>")  # the plain socket closer

@@ -99,6 +99,7 @@ def test_scripts_for_htmx_4_run_in_order_before_htmx_starts():
     assert [re.search(r'src="([^"]+)"', s)[1] for s in scripts] == [
         "/static/django_htmx/htmx-4.min.js",
         "/static/django_htmx/ext/hx-ws-4.min.js",
+        "/static/django_htmx/ext/hx-sse-4.min.js",  # "auto" falls back to a stream
     ]
     # A deferred htmx 4 starts on a timer that may beat its deferred extension.
     assert all("defer" not in s and 'nonce="n0nce"' in s for s in scripts)
@@ -107,3 +108,48 @@ def test_scripts_for_htmx_4_run_in_order_before_htmx_starts():
 def test_scripts_for_htmx_2_come_from_django_htmx():
     html = Template("{% load liveops_htmx %}{% liveops_scripts 2 %}").render(Context({}))
     assert "django_htmx/htmx-2.min.js" in html and "django_htmx/ext/hx-ws-2.min.js" in html
+
+
+def scripts_of(html):
+    tags = re.findall(r"<script [^>]*>", html)
+    assert all("defer" not in tag for tag in tags), tags
+    return [re.search(r'src="([^"]+)"', tag)[1] for tag in tags]
+
+
+OWN = ["vendor/htmx.min.js", "/js/hx-ws.min.js", "https://cdn.example/x.js", "http://h/y.js"]
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_scripts_from_the_setting_in_order_as_plain_tags(version):
+    with override_settings(LIVEOPS={"HTMX_VERSION": version, "HTMX_SCRIPTS": OWN}):
+        html = Template("{% load liveops_htmx %}{% liveops_scripts %}").render(
+            Context({"csp_nonce": "n0nce"})
+        )
+    # A static path goes through the storage; a path from the root or a URL stays as it is.
+    assert scripts_of(html) == ["/static/vendor/htmx.min.js", *OWN[1:]]
+    assert html.count('nonce="n0nce"') == 4
+    assert "django_htmx" not in html
+
+
+def test_scripts_from_the_setting_for_its_version_only():
+    liveops = {"HTMX_VERSION": 4, "HTMX_SCRIPTS": ("vendor/htmx.min.js", "vendor/hx-ws.js")}
+    with override_settings(LIVEOPS=liveops):
+        four = Template("{% load liveops_htmx %}{% liveops_scripts 4 %}").render(Context({}))
+        two = Template("{% load liveops_htmx %}{% liveops_scripts 2 %}").render(Context({}))
+    assert scripts_of(four) == ["/static/vendor/htmx.min.js", "/static/vendor/hx-ws.js"]
+    # Another version than HTMX_VERSION: django-htmx's copies of that one.
+    assert "django_htmx/htmx-2.min.js" in two and "vendor/" not in two
+
+
+@override_settings(LIVEOPS={"HTMX_SCRIPTS": ["vendor/htmx.min.js", "vendor/hx-ws.js"]})
+def test_the_bundled_page_loads_the_scripts_of_the_setting(client, report, user):
+    client.force_login(user)
+    html = client.get(f"/live/testapp.report/{report.pk}/").content.decode()
+    assert f'id="op-socket-{report.pk}"' in html
+    assert scripts_of(html) == ["/static/vendor/htmx.min.js", "/static/vendor/hx-ws.js"]
+
+
+@override_settings(LIVEOPS={"HTMX_SCRIPTS": "vendor/htmx.min.js"})
+def test_scripts_given_as_one_string_are_refused_not_split():
+    with pytest.raises(ImproperlyConfigured, match="must be a list"):
+        Template("{% load liveops_htmx %}{% liveops_scripts %}").render(Context({}))

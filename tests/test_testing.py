@@ -20,6 +20,9 @@ def test_fixtures_capture_frames_and_control_the_clock(user, liveops_layer, live
     # The clock never moved: the 50 log lines all rode on flushes that lifecycle calls made.
     assert sum(len(m["log"]) for m in liveops_layer.messages()) >= 1
     assert op.log_count == 50
+    # As each audience gets them: only a viewer who may control sees "Run again".
+    assert "Run again" not in frames[-1]
+    assert "Run again" in liveops_layer.frames(p.group, can_control=True)[-1]
 
 
 def test_manual_clock():

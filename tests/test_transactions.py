@@ -241,7 +241,7 @@ def test_a_stage_name_longer_than_its_column_is_cut_to_it(started, report):
 
 @override_settings(LIVEOPS={"TEXT_MAX": 5000})
 def test_a_text_max_above_the_status_column_is_a_check_error():
-    errors = [m for m in run_checks() if m.id == "liveops_htmx.E008"]
+    errors = [m for m in run_checks() if m.id == "liveops_htmx.E011"]
     assert errors and "status" in errors[0].msg and errors[0].hint
 
 

@@ -105,17 +105,27 @@ def test_cancel_without_htmx_redirects_back(owner_client, report):
 
 
 @override_settings(LIVEOPS={"RUNNER": "eager"})
-def test_restart_runs_a_finished_operation_again_and_returns_its_widget(owner_client, report):
+def test_run_again_starts_a_new_run_and_keeps_the_finished_one(owner_client, report):
+    report.title, report.steps = "Q4", 2
+    report.save()
     report.start()
     report.refresh_from_db()
-    first_seq = report.seq
-    response = owner_client.post(page(report) + "restart/", headers={"HX-Request": "true"})
+    finished = (report.seq, report.log_tail, report.result_context, report.finished_at)
+    here = "http://testserver" + page(report)
+    response = owner_client.post(
+        page(report) + "restart/", headers={"HX-Request": "true", "HX-Current-URL": here}
+    )
     assert response.status_code == 200
+    again = Report.objects.exclude(pk=report.pk).get()
+    assert (again.title, again.steps, again.owner_id) == ("Q4", 2, report.owner_id)
+    assert again.state == "succeeded" and again.log_count == 2  # ran (eagerly), from scratch
     report.refresh_from_db()
-    assert report.state == "succeeded"  # ran again (eagerly) after the reset
-    assert report.seq > first_seq + 2
-    assert report.log_count == 3  # the log starts over
-    assert f'id="op-root-{report.pk}"' in response.content.decode()
+    assert (report.seq, report.log_tail, report.result_context, report.finished_at) == finished
+    html = response.content.decode()
+    assert f'id="op-root-{again.pk}"' in html and f'id="op-root-{report.pk}"' not in html
+    assert response["HX-Push-Url"] == page(again)
+    elsewhere = owner_client.post(page(again) + "restart/", headers={"HX-Request": "true"})
+    assert "HX-Push-Url" not in elsewhere  # not on its page: the address stays
 
 
 @override_settings(LIVEOPS={"RUNNER": "liveops_htmx.runners.thread.runner"})
@@ -167,3 +177,87 @@ def test_a_models_page_template_is_named_after_its_model_name():
     from tests.testapp.models import Keyed
 
     assert template_for(Keyed) == "testapp/keyed.html"
+
+
+# -- seeing is not controlling ----------------------------------------------------------
+
+
+def with_perms(user, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def viewer_client(client, other_user):
+    client.force_login(with_perms(other_user, "view_report"))
+    return client
+
+
+def test_a_user_who_may_only_view_cannot_cancel(viewer_client, report, layer):
+    WebProgress(report, layer).start()
+    assert viewer_client.get(page(report)).status_code == 200
+    response = viewer_client.post(page(report) + "cancel/", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    report.refresh_from_db()
+    assert not report.cancel_requested and report.state == "running"
+
+
+@override_settings(LIVEOPS={"RUNNER": "eager"})
+def test_a_user_who_may_only_view_cannot_restart(viewer_client, report):
+    report.start()
+    report.refresh_from_db()
+    before = (report.state, report.seq)
+    response = viewer_client.post(page(report) + "restart/", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    report.refresh_from_db()
+    assert (report.state, report.seq) == before
+
+
+def test_a_user_who_may_not_even_view_gets_404_not_403(client, report, other_user):
+    client.force_login(with_perms(other_user, "change_report"))  # control without view
+    assert client.post(page(report) + "cancel/").status_code == 404
+    assert client.post(page(report) + "restart/").status_code == 404
+
+
+def test_the_change_permission_controls_others_operations(client, report, other_user, layer):
+    WebProgress(report, layer).start()
+    client.force_login(with_perms(other_user, "view_report", "change_report"))
+    response = client.post(page(report) + "cancel/", headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    report.refresh_from_db()
+    assert report.cancel_requested
+
+
+def test_the_page_shows_buttons_only_to_who_may_use_them(owner_client, viewer_client, user, report):
+    from django.test import Client
+
+    WebProgress(report).start()
+    owner = Client()
+    owner.force_login(user)
+    cancel = 'class="liveop-controls__cancel"'
+    assert cancel in owner.get(page(report)).content.decode()
+    assert cancel in owner.get(page(report) + "widget/").content.decode()
+    for suffix in ("", "widget/"):
+        html = viewer_client.get(page(report) + suffix).content.decode()
+        assert f'id="op-controls-{report.pk}"' in html
+        assert "<button" not in html
+
+    WebProgress(Report.objects.get(pk=report.pk)).result(message="done")
+    restart = 'class="liveop-controls__restart"'
+    assert restart in owner.get(page(report)).content.decode()
+    assert restart not in viewer_client.get(page(report)).content.decode()
+
+
+def test_an_operation_without_owner_is_404_unless_public(client):
+    ownerless = Report.objects.create()
+    assert client.get(page(ownerless)).status_code == 404
+    assert client.post(page(ownerless) + "cancel/").status_code == 404
+    public = Paced.objects.create()  # Paced sets public = True
+    html = client.get(page(public)).content.decode()
+    assert f'id="op-controls-{public.pk}"' in html and "<button" not in html
+    assert client.post(page(public) + "cancel/").status_code == 403  # seen, not controlled
+    for op in (ownerless, public):
+        op.refresh_from_db()
+        assert op.state == "pending"

@@ -36,11 +36,12 @@ settings.configure(
 )
 django.setup()
 
-from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.contrib.auth.models import AnonymousUser, User  # noqa: E402
 from django.contrib.staticfiles import finders  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.template import Context, Template  # noqa: E402
 from django.urls import include, path  # noqa: E402
+from django.utils import translation  # noqa: E402
 from testapp.models import Report  # noqa: E402
 
 import liveops_htmx  # noqa: E402
@@ -51,13 +52,26 @@ where = Path(liveops_htmx.__file__).resolve()
 assert "site-packages" in where.parts, f"liveops_htmx came from {where}, not the wheel"
 call_command("migrate", verbosity=0)
 call_command("check", fail_level="ERROR")
-op = Report.objects.create(title="from the wheel")
-html = Template("{% load liveops_htmx %}{% liveop op %}").render(
-    Context({"op": op, "user": AnonymousUser()})
-)
+owner = User.objects.create_user("wheel")
+op = Report.objects.create(title="from the wheel", owner=owner)
+tag = Template("{% load liveops_htmx %}{% liveop op %}")
+html = tag.render(Context({"op": op, "user": owner}))
 assert f'id="op-status-{op.pk}"' in html, html
 assert 'ws-connect="/asgi/notifications/?subscription_token=' in html, html
 assert f'hx-post="/live/testapp.report/{op.pk}/cancel/"' in html, html
+# Whoever may not control it sees no button.
+assert "hx-post" not in tag.render(Context({"op": op, "user": AnonymousUser()}))
 assert finders.find("liveops_htmx/liveops.css"), "liveops.css is not in the wheel"
-print(f"wheel ok: {where.parent} renders {{% liveop %}} ({len(html)} bytes)")
+# The compiled catalogs ship, and they are used: an operation renders in its language.
+catalogs = sorted(p.parent.parent.name for p in where.parent.glob("locale/*/LC_MESSAGES/django.mo"))
+assert len(catalogs) >= 8, f"the wheel ships the catalogs of {catalogs} only"
+with translation.override("pl"):
+    assert translation.gettext("Cancel") == "Anuluj", "the Polish catalog does not load"
+op.language = "pl"
+polish = tag.render(Context({"op": op, "user": owner}))
+assert ">Anuluj</button>" in polish, polish
+print(
+    f"wheel ok: {where.parent} renders {{% liveop %}} ({len(html)} bytes),"
+    f" catalogs {' '.join(catalogs)}"
+)
 sys.exit(0)

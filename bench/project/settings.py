@@ -97,7 +97,9 @@ CHANNEL_LAYERS = {
 if os.environ.get("BENCH_CAPACITY") and BENCH_LAYER == "redis":
     CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])
 
-# liveops-htmx: its defaults.
+# liveops-htmx: its defaults, but for the per-visitor socket limit: the bench's
+# viewers are one anonymous client address, a thousand sockets at a time.
+LIVEOPS = {"SOCKETS_PER_USER": None}
 
 # django-liveops and channels_broadcast: defaults, as in its example project.
 if BENCH_SYSTEM == "djl":

@@ -27,6 +27,7 @@ ELEMENTS: tuple[str, ...] = (
     "error",
     "controls",
     "socket",
+    "fallback",
     "root",
     "bar",
     "log-lines",
@@ -88,6 +89,15 @@ def stage_view(op: LiveOperation) -> list[dict[str, str]]:
     return [{"name": n, "state": states.get(n, "pending")} for n in names]
 
 
+def result_view(op: LiveOperation) -> Any:
+    """The result context as the partials see it: safe markings back, and a ``url``
+    that is not http(s) or relative dropped (the result then shows no link)."""
+    result = values.load(op.result_context) or {}
+    if isinstance(result, dict) and "url" in result:
+        result["url"] = values.link_url(result["url"])
+    return result
+
+
 def operation_urls(op: LiveOperation) -> dict[str, str]:
     """The operation's page and control URLs, if ``liveops_htmx.urls`` is included."""
     from django.urls import NoReverseMatch, reverse
@@ -121,8 +131,12 @@ def state_label(op: LiveOperation) -> Any:
     return _state_labels(type(op)).get(op.state, op.state)
 
 
-def context(op: LiveOperation) -> dict[str, Any]:
-    """What the partials see; the costlier pieces are computed only if a part uses them."""
+def context(op: LiveOperation, *, can_control: bool = False) -> dict[str, Any]:
+    """What the partials see; the costlier pieces are computed only if a part uses them.
+
+    ``can_control``: render for a viewer who may cancel and restart the operation
+    (the ``controls`` part shows its buttons only then).
+    """
     return {
         "urls": SimpleLazyObject(lambda: operation_urls(op)),
         "op": op,
@@ -131,6 +145,7 @@ def context(op: LiveOperation) -> dict[str, Any]:
         "progress": SimpleLazyObject(lambda: progress_view(op)),
         "stages": SimpleLazyObject(lambda: stage_view(op)),
         "log": SimpleLazyObject(lambda: [{"n": n, "text": t} for n, t in op.log_tail or ()]),
-        "result": SimpleLazyObject(lambda: values.load(op.result_context) or {}),
+        "result": SimpleLazyObject(lambda: result_view(op)),
         "show_traceback": settings.DEBUG,
+        "can_control": can_control,
     }

@@ -3,6 +3,12 @@
 Each part is a partial (see :mod:`.templates`) whose root element carries a stable id.
 The page renders the parts in place; frames sent to viewers add ``hx-swap-oob`` to
 each root. The same function renders both, so a snapshot and a push agree.
+
+One rendering serves every viewer, so nothing in it may depend on who looks, with one
+exception: the ``controls`` part has two renderings, one per *audience*. Frames carry
+the one for viewers who may only look (no buttons); :func:`controller_parts` holds
+the one for viewers who may cancel and restart, and the serving side swaps it in for
+those viewers alone (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ UPDATED_PARTS: tuple[str, ...] = tuple(p for p in PARTS if p != "log")
 #: Parts are swapped inside their root so live regions and focus survive an update.
 PART_SWAP = "innerHTML"
 SOCKET = "socket"
+#: The parts that differ by audience (see :func:`controller_parts`).
+AUDIENCE_PARTS: tuple[str, ...] = ("controls",)
+#: The element inside the socket element that moves a page to another transport
+#: (:mod:`.transports`); every snapshot makes it inert.
+FALLBACK = "fallback"
 
 
 def with_oob(html: str, swap: str) -> str:
@@ -52,8 +63,31 @@ def render_part(
 
 
 def render_parts(op: LiveOperation, names: Iterable[str], *, oob: bool) -> dict[str, str]:
+    """Render ``names`` as every viewer may see them (the controls without buttons)."""
     ctx = context(op)
     return {name: render_part(op, name, oob=oob, ctx=ctx) for name in names}
+
+
+def controller_parts(op: LiveOperation, names: Iterable[str], *, oob: bool) -> dict[str, str]:
+    """Render the audience parts among ``names`` for viewers who may control ``op``.
+
+    A viewer who may control the operation gets these in place of the same parts of
+    :func:`render_parts`; everyone else never sees them.
+    """
+    wanted = [name for name in names if name in AUDIENCE_PARTS]
+    if not wanted:
+        return {}
+    ctx = context(op, can_control=True)
+    return {name: render_part(op, name, oob=oob, ctx=ctx) for name in wanted}
+
+
+def for_audience(
+    parts: Mapping[str, str], controller: Mapping[str, str], *, can_control: bool
+) -> Mapping[str, str]:
+    """The parts one viewer gets: the controllers' renderings replace the others' for them."""
+    if not can_control or not controller:
+        return parts
+    return {**parts, **controller}
 
 
 def log_chunk(op: LiveOperation, lines: Sequence[tuple[int, str]]) -> str:
@@ -70,9 +104,14 @@ def region(selector: str, html: str) -> str:
     return format_html('<div hx-swap-oob="innerHTML:{}">{}</div>', selector, html)
 
 
+def inert(element_id: str) -> str:
+    """Replace an element with an empty hidden one of the same id: nothing left to trigger."""
+    return format_html('<div id="{}" hx-swap-oob="outerHTML" hidden></div>', element_id)
+
+
 def socket_closer(op: LiveOperation) -> str:
     """Replace the socket element with an inert one: htmx closes the socket, never retries."""
-    return format_html('<div id="{}" hx-swap-oob="outerHTML" hidden></div>', dom_id(op, SOCKET))
+    return inert(dom_id(op, SOCKET))
 
 
 def refusal(element_id: str, message: str, code: int) -> str:
@@ -86,11 +125,15 @@ def refusal(element_id: str, message: str, code: int) -> str:
     )
 
 
-def socket(element_id: str, url: str, htmx_version: int) -> SafeString:
-    """The hidden element that makes htmx open a socket to ``url``."""
+def socket(element_id: str, url: str, htmx_version: int, inner: str = "") -> SafeString:
+    """The hidden element that makes htmx open a socket to ``url`` (``inner``: its content)."""
     if htmx_version == 4:
-        return format_html('<div id="{}" hx-ws:connect="{}" hidden></div>', element_id, url)
-    return format_html('<div id="{}" hx-ext="ws" ws-connect="{}" hidden></div>', element_id, url)
+        return format_html(
+            '<div id="{}" hx-ws:connect="{}" hidden>{}</div>', element_id, url, inner
+        )
+    return format_html(
+        '<div id="{}" hx-ext="ws" ws-connect="{}" hidden>{}</div>', element_id, url, inner
+    )
 
 
 def socket_element(op: LiveOperation, url: str, htmx_version: int) -> SafeString:
@@ -107,10 +150,30 @@ def compose(parts: Mapping[str, str], log: Iterable[Sequence[Any]] = ()) -> str:
 
 
 def chained_to(op: LiveOperation) -> dict[str, str] | None:
-    """Where ``op`` handed over with ``p.chain_to()``: {"model", "pk", "url"}, or None."""
+    """Where ``op`` handed over with ``p.chain_to()``: {"model", "pk", "url"}, or None.
+
+    Every viewer's page fetches the chain's ``widget`` URL as soon as it sees it, so
+    only a path on this site counts (what ``p.chain_to()`` writes); anything else in
+    a stored row is ignored.
+    """
     result = op.result_context if isinstance(op.result_context, dict) else {}
     chain = result.get("chained_to")
-    return chain if isinstance(chain, dict) else None
+    if not isinstance(chain, dict):
+        return None
+    widget = chain.get("widget")
+    if widget is not None and not _site_path(widget):
+        return None
+    return chain
+
+
+def _site_path(url: object) -> bool:
+    """True for an absolute path on this site: ``/…``, but not ``//host`` or ``/\\host``."""
+    return (
+        isinstance(url, str)
+        and url.startswith("/")
+        and url[1:2] not in ("/", "\\")
+        and not any(c in url for c in "\t\n\r")
+    )
 
 
 def chain_loader(op: LiveOperation, chain: dict[str, str], *, oob: bool = True) -> str:
@@ -139,23 +202,30 @@ def snapshot_parts(op: LiveOperation) -> dict[str, str]:
     parts = render_parts(op, PARTS, oob=True)
     for selector, html in (op.regions or {}).items():
         parts[f"region:{selector}"] = region(selector, mark_safe(html))
+    # The first frame of a WebSocket or stream: it delivers, so it need not fall back.
+    parts[FALLBACK] = inert(dom_id(op, FALLBACK))
     if op.is_finished:
         parts[SOCKET] = terminal_part(op)
     return parts
 
 
-def widget(op: LiveOperation, socket_html: str) -> SafeString:
-    """The page rendering of ``op``: parts in place, plus the socket element if live."""
+def widget(op: LiveOperation, socket_html: str, *, can_control: bool = False) -> SafeString:
+    """The page rendering of ``op``: parts in place, plus the socket element if live.
+
+    ``can_control``: the viewer may cancel and restart it (the controls show buttons).
+    """
     chain = chained_to(op)
     if chain and chain.get("widget"):
         return mark_safe(chain_loader(op, chain, oob=False))
-    ctx = context(op)
+    ctx = context(op, can_control=can_control)
     ctx["parts"] = mark_safe("".join(render_part(op, n, ctx=ctx) for n in PARTS))
     ctx["socket"] = mark_safe(socket_html)
     html: str = partial(op, "widget").render(ctx)
     return mark_safe(html.strip())
 
 
-def snapshot(op: LiveOperation) -> str:
+def snapshot(op: LiveOperation, *, can_control: bool = False) -> str:
     """The frame a viewer gets when it (re)connects."""
-    return compose(snapshot_parts(op))
+    parts = snapshot_parts(op)
+    controller = controller_parts(op, PARTS, oob=True) if can_control else {}
+    return compose(for_audience(parts, controller, can_control=can_control))

@@ -4,7 +4,11 @@ Every message names the group it was sent to (``GROUP``): a serving process rece
 the pushes of all the groups it follows on one channel and routes them by it.
 
 ``liveop.update``: one write of an operation, ``{"seq", "base", "parts", "log",
-"liveop_html", "lifecycle", "milestone", "terminal"}``; ``"full": {"parts",
+"liveop_html", "lifecycle", "milestone", "terminal"}``, plus ``"controller_parts"``
+and ``"controller_html"`` when it renders the controls: ``parts`` and
+``liveop_html`` are what a viewer who may only look gets; a viewer who may control
+the operation gets ``controller_parts`` in place of the same parts
+(``controller_html`` is that whole frame). ``"full": {"parts", "controller_parts",
 "last_line"}`` where the row lags behind the push (see ``update_message``); and for a
 reset (every part, after a rollback) ``"reset": True, "last_line"``. ``liveop.row``: a row of a
 user's list, ``{"key", "seq", "html"}``. ``liveop.probe``: a subscription's round
@@ -28,6 +32,9 @@ ROW = "liveop.row"
 PROBE = "liveop.probe"
 #: The key of every message that names its group.
 GROUP = "group"
+#: Keys of an update's renderings for viewers who may control the operation.
+CONTROLLER_PARTS = "controller_parts"
+CONTROLLER_HTML = "controller_html"
 
 _VALID = re.compile(r"^[A-Za-z0-9_.-]{1,99}$")
 
@@ -72,13 +79,14 @@ def update_message(
     for viewers whose snapshot is older than ``base`` (the row lags behind: the write
     waits for a commit).
     """
+    names = tuple(names)
     parts = fragments.render_parts(op, names, oob=True)
     for selector, markup in (regions or {}).items():
         parts[f"region:{selector}"] = fragments.region(selector, markup)
     log = [(lines[0][0], lines[-1][0], fragments.log_chunk(op, lines))] if lines else []
     if terminal:
         parts[fragments.SOCKET] = fragments.terminal_part(op)
-    message = {
+    message: dict[str, Any] = {
         "type": UPDATE,
         GROUP: group_of(op),
         "seq": op.seq,
@@ -90,8 +98,16 @@ def update_message(
         "milestone": lifecycle if milestone is None else milestone or terminal,
         "terminal": terminal,
     }
+    controller = fragments.controller_parts(op, names, oob=True)
+    if controller:
+        message[CONTROLLER_PARTS] = controller
+        message[CONTROLLER_HTML] = fragments.compose({**parts, **controller}, log)
     if full:
-        message["full"] = {"parts": fragments.snapshot_parts(op), "last_line": op.log_count}
+        message["full"] = {
+            "parts": fragments.snapshot_parts(op),
+            CONTROLLER_PARTS: fragments.controller_parts(op, fragments.PARTS, oob=True),
+            "last_line": op.log_count,
+        }
     return message
 
 
@@ -109,6 +125,7 @@ def reset_message(op: LiveOperation, base: int) -> dict[str, Any]:
         "base": base,
         "liveop_html": fragments.compose(parts),
         "parts": parts,
+        CONTROLLER_PARTS: fragments.controller_parts(op, fragments.PARTS, oob=True),
         "log": [],
         "lifecycle": True,
         "milestone": True,

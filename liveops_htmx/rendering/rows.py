@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from liveops_htmx.rendering.context import context
+from liveops_htmx.rendering.fragments import inert
 from liveops_htmx.rendering.templates import partial
 
 if TYPE_CHECKING:
@@ -17,11 +18,18 @@ if TYPE_CHECKING:
 
 LIST_ROWS = "liveops-rows"
 LIST_SOCKET = "liveops-socket"
+#: The list's fallback element (see :mod:`.transports`).
+LIST_FALLBACK = "liveops-fallback"
 
 
 def row_key(op: LiveOperation) -> str:
     """The row's key in a list: unique across operation models."""
-    return f"{op._meta.app_label}-{op._meta.model_name}-{op.pk}"
+    return key_of(type(op), op.pk)
+
+
+def key_of(model: type[LiveOperation], pk: object) -> str:
+    """The key of the row of ``model``'s operation ``pk``."""
+    return f"{model._meta.app_label}-{model._meta.model_name}-{pk}"
 
 
 def row(op: LiveOperation) -> str:
@@ -38,8 +46,16 @@ def rows(ops: Iterable[LiveOperation]) -> SafeString:
 
 
 def rows_snapshot(ops: Iterable[LiveOperation]) -> str:
-    """Every row, replacing the list's content: what a list viewer gets first."""
-    return format_html('<ul id="{}" hx-swap-oob="innerHTML">{}</ul>', LIST_ROWS, rows(ops))
+    """Every row, replacing the list's content: what a list viewer gets first.
+
+    It also makes the list's fallback inert: its transport delivers.
+    """
+    return format_html(
+        '<ul id="{}" hx-swap-oob="innerHTML">{}</ul>{}',
+        LIST_ROWS,
+        rows(ops),
+        mark_safe(inert(LIST_FALLBACK)),
+    )
 
 
 def row_insert(row_html: str) -> str:

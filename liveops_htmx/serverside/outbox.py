@@ -9,6 +9,11 @@ While a viewer's socket is busy, later pushes merge into the frame still waiting
 each part keeps its newest rendering (latest wins), log appends are concatenated,
 never dropped. A push that changes the operation's state or stage (``milestone``)
 closes the frame it lands in, so nothing later overwrites it before it is sent.
+
+Pushes and snapshots carry the controls part for viewers who may only look; an
+outbox whose viewer may control the operation (``can_control``) takes the
+controllers' rendering in its place (``controller_parts``), so each viewer gets the
+same bytes live and in a later snapshot as everyone of its audience.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveops_htmx.rendering.fragments import compose, with_oob
+from liveops_htmx.rendering.fragments import compose, for_audience, with_oob
+from liveops_htmx.rendering.protocol import CONTROLLER_HTML, CONTROLLER_PARTS
 from liveops_htmx.rendering.rows import row_insert
 
 
@@ -38,6 +44,8 @@ class Snapshot:
     parts: Mapping[str, str]
     last_line: int
     terminal: bool
+    #: The audience parts for viewers who may control the operation.
+    controller_parts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,6 +70,9 @@ def _closes(msg: Mapping[str, Any]) -> bool:
 
 class Outbox:
     def __init__(self) -> None:
+        #: The viewer may cancel and restart the operation: it gets the controllers'
+        #: rendering of the controls. Set once the viewer is admitted.
+        self.can_control = False
         self.frames: deque[Frame] = deque()
         self.last_seq = -1
         self.last_line = 0
@@ -77,17 +88,29 @@ class Outbox:
             return Offer.STALE
         if msg.get("reset"):  # every part, whatever this viewer holds: a snapshot
             self._take(
-                Snapshot(seq, msg["parts"], int(msg["last_line"]), bool(msg.get("terminal")))
+                Snapshot(
+                    seq,
+                    msg["parts"],
+                    int(msg["last_line"]),
+                    bool(msg.get("terminal")),
+                    msg.get(CONTROLLER_PARTS) or {},
+                )
             )
             return Offer.QUEUED
         full = msg.get("full")
         if msg["base"] > self.last_seq and full is not None:  # the row lags: take it whole
-            self._take(Snapshot(seq, full["parts"], int(full["last_line"]), False))
+            controller = full.get(CONTROLLER_PARTS) or {}
+            self._take(Snapshot(seq, full["parts"], int(full["last_line"]), False, controller))
             return Offer.QUEUED
         if msg["base"] > self.last_seq:
             self.synced = False
             self.held.append(msg)
             return Offer.GAP
+        parts: Mapping[str, str] = msg["parts"]
+        html: str | None = msg.get("liveop_html")
+        if self.can_control and msg.get(CONTROLLER_PARTS):
+            parts = {**parts, **msg[CONTROLLER_PARTS]}
+            html = msg.get(CONTROLLER_HTML)
         all_log: Sequence[Sequence[Any]] = msg.get("log") or ()
         log = [chunk for chunk in all_log if chunk[1] > self.last_line]
         tail = self.frames[-1] if self.frames and not self.frames[-1].closed else None
@@ -100,16 +123,16 @@ class Outbox:
             self.frames.append(
                 Frame(
                     seq,
-                    dict(msg["parts"]),
+                    dict(parts),
                     log,
                     terminal=bool(msg.get("terminal")),
                     closed=_closes(msg),
-                    html=msg.get("liveop_html") if exact else None,
+                    html=html if exact else None,
                 )
             )
         else:
             tail.seq = seq
-            tail.parts.update(msg["parts"])
+            tail.parts.update(parts)
             tail.log.extend(log)
             tail.terminal = bool(msg.get("terminal"))
             tail.closed = _closes(msg)
@@ -129,8 +152,9 @@ class Outbox:
 
     def _take(self, snap: Snapshot) -> None:
         self.frames.clear()
+        parts = for_audience(snap.parts, snap.controller_parts, can_control=self.can_control)
         self.frames.append(
-            Frame(snap.seq, dict(snap.parts), terminal=snap.terminal, closed=snap.terminal)
+            Frame(snap.seq, dict(parts), terminal=snap.terminal, closed=snap.terminal)
         )
         self.last_seq = snap.seq
         self.last_line = snap.last_line

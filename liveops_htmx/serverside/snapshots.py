@@ -54,6 +54,7 @@ def of(op: LiveOperation) -> Snapshot:
             parts=fragments.snapshot_parts(op),
             last_line=op.log_count,
             terminal=op.is_finished,
+            controller_parts=fragments.controller_parts(op, fragments.PARTS, oob=True),
         )
     with _cache_lock:
         if len(_cache) >= _CACHE_MAX:
@@ -98,14 +99,27 @@ def fresh(label: str, pk: str) -> LiveOperation:
     return op
 
 
-def for_viewer(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None) -> Snapshot:
-    """Read the operation of ``sub`` and return its snapshot if ``user`` may see it."""
+@dataclass(frozen=True)
+class Admitted:
+    """A viewer let in: the snapshot, and whether it may control the operation."""
+
+    snapshot: Snapshot
+    can_control: bool
+
+
+def for_viewer(sub: Subscription, user: AbstractBaseUser | AnonymousUser | None) -> Admitted:
+    """Read the operation of ``sub``; admit ``user`` if they may see it.
+
+    Whether they may also control it (``user_can_control``) is decided here, once:
+    it picks the rendering of the controls the viewer gets from then on.
+    """
     from django.contrib.auth.models import AnonymousUser
 
+    viewer = user if user is not None else AnonymousUser()
     op = fresh(sub.model, sub.pk)
-    if not op.user_can_view(user if user is not None else AnonymousUser()):
+    if not op.user_can_view(viewer):
         raise SubscriptionRefused(CloseCode.FORBIDDEN, sub)
-    return of(op)
+    return Admitted(of(op), bool(op.user_can_control(viewer)))
 
 
 def current(label: str, pk: str) -> Snapshot | None:

@@ -41,8 +41,12 @@ class Sleepy(LiveOperation):
 
 
 class Paced(LiveOperation):
-    """Reports at a steady pace: statuses, log lines and progress, for live tests."""
+    """Reports at a steady pace: statuses, log lines and progress, for live tests.
 
+    Public: the live tests follow operations without owner as anonymous viewers.
+    """
+
+    public = True
     stages = ("Warm up", "Work")
     steps = models.PositiveIntegerField(default=5)
     delay = models.FloatField(default=0.05)
