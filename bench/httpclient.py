@@ -1,8 +1,8 @@
 """liveops-htmx viewers over HTTP in one process: an event stream, or polling.
 
 ``python -m bench.httpclient SPEC.json``: like :mod:`bench.wsclient` (the same spec
-keys, ``ready``/``stop``/``out`` files and :class:`~bench.wsclient.Viewer` records),
-with ``mode``:
+keys, ``each`` included, ``ready``/``stop``/``out`` files and
+:class:`~bench.wsclient.Viewer` records), with ``mode``:
 
 - ``sse``: GET ``path`` (the operation's ``…/events/``) and read the stream; every
   message is a frame, stamped when the read that completed it returned;
@@ -65,6 +65,11 @@ class Run:
         self.spec = spec
         self.viewers = [Viewer() for _ in range(int(spec["count"]))]
         self.texts: list[list[str]] = [[] for _ in self.viewers]
+        # A path (and tag) of its own for every viewer, as in bench.wsclient.
+        each = spec.get("each") or [{} for _ in self.viewers]
+        self.specs = [{**spec, **one} for one in each]
+        for v, one in zip(self.viewers, self.specs, strict=True):
+            v.tag = one.get("tag")
         self.settled = 0
 
     def settle(self) -> None:
@@ -91,18 +96,19 @@ class Run:
             return True
         return False
 
-    def request(self, path: str) -> bytes:
-        spec = self.spec
+    def request(self, k: int, path: str) -> bytes:
+        spec = self.specs[k]
         return (
             f"GET {path} HTTP/1.1\r\nHost: {spec['host']}:{spec['port']}\r\n"
             "Accept: text/html, text/event-stream\r\nConnection: keep-alive\r\n\r\n"
         ).encode()
 
     async def stream(self, k: int) -> None:
-        reader, writer = await asyncio.open_connection(self.spec["host"], self.spec["port"])
+        spec = self.specs[k]
+        reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
         try:
             self.viewers[k].open = time.time()
-            writer.write(self.request(self.spec["path"]))
+            writer.write(self.request(k, spec["path"]))
             status, headers = await read_head(reader)
             assert status == 200 and "text/event-stream" in headers.get("content-type", "")
             buffer = ""
@@ -118,7 +124,7 @@ class Run:
             writer.close()
 
     async def poll(self, k: int) -> None:
-        spec = self.spec
+        spec = self.specs[k]
         interval = float(spec["interval"])
         reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
         try:
@@ -126,7 +132,7 @@ class Run:
             since = ""
             due = time.monotonic()
             while True:
-                writer.write(self.request(f"{spec['path']}&since={since}"))
+                writer.write(self.request(k, f"{spec['path']}&since={since}"))
                 status, headers = await read_head(reader)
                 body = await read_body(reader, status, headers)
                 now = time.time()
@@ -147,7 +153,7 @@ class Run:
         v = self.viewers[k]
         v.start = time.time()
         try:
-            await (self.stream(k) if self.spec["mode"] == "sse" else self.poll(k))
+            await (self.stream(k) if self.specs[k]["mode"] == "sse" else self.poll(k))
         except asyncio.CancelledError:
             v.closed_by_client = True
         except Exception as exc:

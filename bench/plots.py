@@ -133,15 +133,52 @@ def wire(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def grow(results: dict[str, Any], axis: str, path: Path) -> None:
+    """Server CPU per delivered frame and p99 staleness as viewers or operations grow."""
+    rows = [r for r in results.get("grow", []) if r["axis"] == axis and "staleness" in r]
+    if not rows:
+        raise ValueError(f"no growth rows along {axis}")
+    size = "viewers" if axis == "viewers" else "ops"
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for label in dict.fromkeys(r["label"] for r in rows):
+        mine = sorted((r for r in rows if r["label"] == label), key=lambda r: r[size])
+        xs = [r[size] for r in mine]
+        left.plot(xs, [r["cpu_us_per_frame"] for r in mine], marker="o", label=_short(label))
+        right.plot(xs, [r["staleness"]["p99_ms"] for r in mine], marker="o", label=_short(label))
+    what = "viewers of one operation" if axis == "viewers" else "operations, 2 viewers each"
+    for ax, ylabel in (
+        (left, "server CPU per delivered frame (µs, log)"),
+        (right, "p99 staleness (ms, log)"),
+    ):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(what)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"11. How cost grows with {what} (5 updates/s each)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def all_plots(results: dict[str, Any], out: Path) -> list[str]:
     made = []
+    drawn = {
+        "grow-viewers": any(r["axis"] == "viewers" for r in results.get("grow", [])),
+        "grow-ops": any(r["axis"] == "ops" for r in results.get("grow", [])),
+    }
     for name, draw in (
         ("latency", latency),
         ("fanout", fanout),
         ("storm", storm),
         ("memory", memory),
         ("wire", wire),
+        ("grow-viewers", lambda r, p: grow(r, "viewers", p)),
+        ("grow-ops", lambda r, p: grow(r, "ops", p)),
     ):
+        if not drawn.get(name, True):
+            continue
         try:
             draw(results, out / f"{name}.png")
             made.append(f"{name}.png")

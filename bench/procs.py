@@ -156,10 +156,17 @@ class Worker:
         raise RuntimeError("the worker exited (see bench/out/run/worker.log)")
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
+        self.send(op, **args)
+        return self._read()
+
+    def send(self, op: str, **args: Any) -> None:
+        """Start a command; :meth:`answer` reads its answer (workers may run side by side)."""
         self.wait_ready()
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
         self.proc.stdin.flush()
+
+    def answer(self) -> dict[str, Any]:
         return self._read()
 
     def stop(self) -> None:
@@ -185,6 +192,7 @@ class Clients:
         self.cpu_s = 0.0  # CPU the client processes used, once collected
         procs = max(1, min(procs, count))
         env = child_env()
+        offset = 0
         for k in range(procs):
             share = count // procs + (1 if k < count % procs else 0)
             base = RUN / f"clients-{os.getpid()}-{Clients.serial}-{k}"
@@ -192,12 +200,14 @@ class Clients:
                 Path(f"{base}{suffix}").unlink(missing_ok=True)
             one = {
                 **spec,
+                **({"each": spec["each"][offset : offset + share]} if "each" in spec else {}),
                 "count": share,
                 "spread": spec.get("spread", 0.0) * share / max(count, 1),
                 "ready": f"{base}.ready",
                 "stop": f"{base}.stop",
                 "out": f"{base}.out",
             }
+            offset += share
             Path(f"{base}.spec.json").write_text(json.dumps(one))
             self.specs.append(one)
             with _log("clients") as err:

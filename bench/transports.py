@@ -12,6 +12,9 @@ calls each in ``--turns`` turns, so that a noisy minute of the machine falls on 
 of them; the latency of a call is the time until the viewer holds a frame with that
 update or a newer one (``bench.stats.staleness``). Runs in the project's own
 virtualenv: it needs none of the compared packages of ``bench/run.py``.
+
+:func:`fanout` is measurement 10 of ``bench/run.py`` (its ``transports`` step): many
+viewers of one operation over each transport, as ``bench.many`` measures them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import latency, redisdb  # noqa: E402
+from bench import latency, many, redisdb  # noqa: E402
 from bench.systems import Live, Setup  # noqa: E402
 
 
@@ -66,6 +71,40 @@ class Over:
     @property
     def client_module(self) -> str:
         return "bench.wsclient" if self.transport == "websocket" else "bench.httpclient"
+
+
+#: transport -> the client module of its viewers
+CLIENTS = {"websocket": "bench.wsclient", "sse": "bench.httpclient", "poll": "bench.httpclient"}
+
+
+def fanout(
+    live: Live,
+    viewers: int,
+    rate: float,
+    seconds: float,
+    *,
+    procs: int,
+    size: int = 0,
+    around: Callable[[], AbstractContextManager[Any]] = nullcontext,
+) -> list[dict[str, Any]]:
+    """``viewers`` viewers of one operation over each transport (polling every 2 s)."""
+    rows: list[dict[str, Any]] = []
+    for transport, client in CLIENTS.items():
+        res = many.measure(
+            live,
+            1,
+            viewers,
+            rate,
+            seconds,
+            workers=1,
+            procs=procs,
+            size=size,
+            client=client,
+            transport=transport,
+            around=around,
+        )
+        rows.append({"transport": transport, **res})
+    return rows
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -24,6 +24,7 @@ REQUIREMENTS = [
     "daphne",
     "websockets",
     "matplotlib",
+    "py-spy",
 ]
 
 

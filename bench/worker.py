@@ -3,7 +3,9 @@
 Each command is one line; each answer is one stdout line starting with ``@@`` (other
 output, such as warnings, is not ours). Commands: ``prepare`` (operations and their
 socket URLs), ``steady`` (a running operation with a status), ``series`` (paced
-updates, then the result), ``track`` (worker overhead) and ``wire`` (fragment sizes).
+updates, then the result), ``drive`` (many operations paced at once, then their
+results), ``list_target`` (the socket of a list page of them), ``track`` (worker
+overhead) and ``wire`` (fragment sizes).
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ def reply(payload: dict[str, Any]) -> None:
 def handle(kit: Any, cmd: dict[str, Any]) -> dict[str, Any]:
     op = cmd["op"]
     if op == "prepare":
-        return {"targets": kit.prepare(int(cmd["count"]))}
+        return {"targets": kit.prepare(int(cmd["count"]), owned=bool(cmd.get("owned")))}
+    if op == "drive":
+        return dict(kit.drive(cmd["targets"], cmd["spec"]))
+    if op == "list_target":
+        return dict(kit.list_target(cmd["targets"]))
     if op == "steady":
         kit.steady(cmd["target"])
         return {}

@@ -54,13 +54,14 @@ class Viewer:
     code: int | None = None
     closed_by_client: bool = False
     error: str | None = None
+    tag: int | None = None  # which of the run's targets this viewer follows (``each``)
+    texts: list[str] = field(default_factory=list)  # kept whole with ``keep="texts"``
 
 
 class Socket(asyncio.Protocol):
     """One viewer's connection: handshake, frames stamped on arrival, closing handshake."""
 
-    def __init__(self, run: Run, v: Viewer) -> None:
-        spec = run.spec
+    def __init__(self, run: Run, v: Viewer, spec: dict[str, Any]) -> None:
         self.run, self.v, self.spec = run, v, spec
         self.keep = spec.get("keep", "frames") != "summary"
         self.marker = spec["marker"]
@@ -206,11 +207,14 @@ class Run:
 
     async def view(self, k: int, v: Viewer) -> None:
         spec = self.spec
+        if "each" in spec:  # a URL (and cookie, tag) of its own for every viewer
+            spec = {**spec, **spec["each"][k]}
+            v.tag = spec.get("tag")
         await asyncio.sleep(
             max(0.0, spec["start_at"] + k * spec["spread"] / len(self.viewers) - time.time())
         )
         v.start = time.time()
-        sock = Socket(self, v)
+        sock = Socket(self, v, spec)
         self.sockets.append(sock)
         uri = sock.ws.uri
         try:
@@ -250,6 +254,8 @@ class Run:
         await asyncio.gather(*tasks, return_exceptions=True)
         for sock in self.sockets:
             sock.v.seqs = sock.seqs()
+            if sock.spec.get("keep") == "texts":
+                sock.v.texts = sock.texts
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ class TaskState:
 
 
 class CeleryKit:
-    def prepare(self, count: int) -> list[dict[str, Any]]:
+    def prepare(self, count: int, owned: bool = False) -> list[dict[str, Any]]:
         ids = [uuid.uuid4().hex for _ in range(count)]
         return [{"task_id": tid, "path": f"/celery-progress/{tid}/"} for tid in ids]
 

@@ -8,15 +8,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from channels.layers import get_channel_layer
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from channels_broadcast.security import issue_subscription_token
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 from liveops.progress import WebProgress
 from liveops.security import make_subscription_token
 
-from bench.kits import counting, pacing
+from bench.kits import counting, pacing, users
+from bench.kits.held import Held
 from bench.kits.sizes import deflated
 from bench.project.djlapp.models import BenchOp
 
@@ -42,17 +41,12 @@ class DjlKit:
 
     def owner(self) -> User:
         if self.user is None:
-            self.user, _ = User.objects.get_or_create(username="bench")
+            self.user = users.owner()
         return self.user
 
-    def prepare(self, count: int) -> list[dict[str, Any]]:
-        user = self.owner()
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+    def prepare(self, count: int, owned: bool = True) -> list[dict[str, Any]]:
+        user = self.owner()  # its operations always have an owner, as its example's do
+        cookie = users.cookie(user)
         ops = [BenchOp.objects.create(owner=user) for _ in range(count)]
         return [
             {
@@ -79,6 +73,39 @@ class DjlKit:
             p.status(pacing.stamp_text(t, i))
 
         return pacing.run(publish, lambda: p.result(message=pacing.RESULT), spec)
+
+    def drive(self, targets: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
+        """Many operations paced in this process; sent through one held loop (bench.kits.held)."""
+        held, layer = Held(), get_channel_layer()
+        progress = []
+        for target in targets:
+            p = self._progress(target["pk"])
+
+            def push(html: str, group: str = p._channel) -> None:
+                held.send(layer.group_send, group, {"type": "chat_message", "liveop_html": html})
+
+            p._push = push  # type: ignore[method-assign]
+            progress.append(p)
+        tags = [t.get("tag") for t in targets]
+
+        def publish(k: int, i: int, t: float) -> None:
+            progress[k].status(pacing.stamp_text(t, i, tag=tags[k]))
+
+        def finish(k: int) -> None:
+            progress[k].result(message=f"{pacing.RESULT} o={tags[k]}")
+
+        out = pacing.run_many(publish, finish, len(progress), spec)
+        held.flush()
+        out["failed"] = held.failed
+        return out
+
+    def list_target(self, targets: list[dict[str, Any]]) -> dict[str, Any]:
+        """Its list page refetches on lifecycle signals only; the nearest live equivalent is
+        one socket whose channels_broadcast token names every operation's channel."""
+        user = self.owner()
+        ops = BenchOp.objects.filter(pk__in=[t["pk"] for t in targets])
+        token = issue_subscription_token(user, [op.get_channel_name() for op in ops], ttl=86400)
+        return {"query": urlencode({"subscription_token": token}), "cookie": users.cookie(user)}
 
     def track(self, n: int) -> dict[str, Any]:
         n = min(n, max(20_000, n // 10))  # some 25 µs an item: the rate is what matters

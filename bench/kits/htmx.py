@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import msgpack
 from django.contrib.auth.models import AnonymousUser
 
-from bench.kits import counting, pacing
+from bench.kits import counting, pacing, users
 from bench.kits.sizes import deflated
 from bench.project.htmxapp.models import BenchOp
-from liveops_htmx.progress import WebProgress
+from liveops_htmx.progress import OperationCancelled, WebProgress
 from liveops_htmx.rendering import fragments
-from liveops_htmx.security import make_subscription_token
+from liveops_htmx.security import make_list_token, make_subscription_token
 from liveops_htmx.testing import CapturingChannelLayer
+from liveops_htmx.workerside.heartbeat import get_heart
 from liveops_htmx.workerside.publisher import get_publisher
 
 
@@ -29,15 +31,69 @@ def sizes(message: dict[str, Any]) -> dict[str, int]:
 
 
 class HtmxKit:
-    def prepare(self, count: int) -> list[dict[str, Any]]:
-        ops = [BenchOp.objects.create() for _ in range(count)]
+    def prepare(self, count: int, owned: bool = False) -> list[dict[str, Any]]:
+        """Operations without an owner, viewed anonymously; ``owned``: the bench user's."""
+        if not owned:
+            ops = [BenchOp.objects.create() for _ in range(count)]
+            return [
+                {
+                    "pk": op.pk,
+                    "model": op._meta.label_lower,
+                    "query": "subscription_token=" + make_subscription_token(AnonymousUser(), op),
+                }
+                for op in ops
+            ]
+        user = users.owner()
+        cookie = users.cookie(user)
+        ops = [BenchOp.objects.create(owner=user) for _ in range(count)]
         return [
             {
                 "pk": op.pk,
-                "query": "subscription_token=" + make_subscription_token(AnonymousUser(), op),
+                "model": op._meta.label_lower,
+                "query": "subscription_token=" + make_subscription_token(user, op),
+                "cookie": cookie,
             }
             for op in ops
         ]
+
+    def list_target(self, targets: list[dict[str, Any]]) -> dict[str, Any]:
+        """The socket of ``{% liveops_list %}``: the owner's list token, rows of every operation."""
+        user = users.owner()
+        token = make_list_token(user)
+        return {"query": f"subscription_token={token}", "cookie": users.cookie(user)}
+
+    def drive(self, targets: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any]:
+        """Many operations paced in this process, each with its own ``WebProgress``.
+
+        Each beats while it runs, as under the kit's runners: a server that rereads a
+        running row whose heartbeat is older than ``LOST_AFTER`` marks it lost.
+        """
+        progress = [WebProgress(BenchOp.objects.get(pk=t["pk"])) for t in targets]
+        publisher = get_publisher()
+        tags = [t.get("tag") for t in targets]
+        lost: list[int] = []
+
+        def publish(k: int, i: int, t: float) -> None:
+            progress[k].status(pacing.stamp_text(t, i, tag=tags[k]))
+
+        def finish(k: int) -> None:
+            try:
+                progress[k].result(message=f"{pacing.RESULT} o={tags[k]}")
+            except OperationCancelled:  # marked lost or cancelled meanwhile: say so
+                lost.append(tags[k])
+
+        with ExitStack() as beating:
+            for p in progress:
+                beating.enter_context(get_heart().beating(p.op))
+                p.start()
+            publisher.flush()
+            sent = dict(publisher.stats)
+            out = pacing.run_many(publish, finish, len(progress), spec)
+            publisher.flush()
+        out["failed"] = publisher.stats["failed"] - sent.get("failed", 0)
+        out["dropped"] = publisher.stats["dropped"] - sent.get("dropped", 0)
+        out["ended_elsewhere"] = lost
+        return out
 
     def steady(self, target: dict[str, Any]) -> None:
         p = WebProgress(BenchOp.objects.get(pk=target["pk"]))

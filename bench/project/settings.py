@@ -9,7 +9,8 @@
 
 ``BENCH_LAYER`` is ``redis`` (``RedisChannelLayer``) or ``pubsub``
 (``RedisPubSubChannelLayer``); ``BENCH_REDIS_URL`` and ``BENCH_PREFIX`` say where, and
-``BENCH_DB`` names the SQLite file (in bench/out/).
+``BENCH_DB`` names the SQLite file (in bench/out/). ``BENCH_REDIS_URLS`` (comma-separated)
+shards the channel layer over several Redis servers, one ``hosts`` entry each.
 """
 
 from __future__ import annotations
@@ -80,15 +81,21 @@ _BACKENDS = {
 # blocks in BZPOPMIN: an idle receive would fail every 5 s (and kill a plain consumer).
 # redis-py 8 also caps an asyncio pool at 100 connections and fails past that: a connect
 # storm of plain consumers (one group_add each) exhausts it. Both are raised, for everyone.
-_HOST: dict[str, object] = {"address": REDIS_URL}
+_HOSTS: list[dict[str, object]] = [
+    {"address": url} for url in os.environ.get("BENCH_REDIS_URLS", REDIS_URL).split(",")
+]
 if BENCH_LAYER == "redis":
-    _HOST.update(socket_timeout=10, max_connections=2000)
+    for _host in _HOSTS:
+        _host.update(socket_timeout=10, max_connections=2000)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _BACKENDS[BENCH_LAYER],
-        "CONFIG": {"hosts": [_HOST], "prefix": REDIS_PREFIX},
+        "CONFIG": {"hosts": _HOSTS, "prefix": REDIS_PREFIX},
     }
 }
+# For A/B runs only (the bench measures channels_redis's defaults): a channel's capacity.
+if os.environ.get("BENCH_CAPACITY") and BENCH_LAYER == "redis":
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])
 
 # liveops-htmx: its defaults, but for the per-visitor socket limit: the bench's
 # viewers are one anonymous client address, a thousand sockets at a time.
@@ -101,3 +108,12 @@ if BENCH_SYSTEM == "djl":
 # celery-progress: results in Redis, under the bench's key prefix.
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_RESULT_PREFIX = f"{REDIS_PREFIX}:celery:"
+
+# channels_redis says at INFO when a group_send found channels over capacity (the
+# message is dropped for them): into the process's log in bench/out/run/.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"channels_redis": {"handlers": ["stderr"], "level": "INFO"}},
+}
