@@ -458,22 +458,7 @@ def test_latency_mid_run(request, rig):
     left_behind(rig, row)
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [
-        pytest.param(
-            "redis",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="channels_redis' RedisChannelLayer spends 4 round trips on each "
-                "group_send and on each receive, and both the publisher and the inbox "
-                "take one message at a time: at a 50 ms round trip a worker's 10 pushes/s "
-                "pile up, and viewers end seconds behind the row",
-            ),
-        ),
-        "pubsub",
-    ],
-)
+@pytest.mark.parametrize("layer", LAYERS)
 def test_latency_for_the_whole_run(request, own_redis, layer):
     """25 ms on every chunk, both ways, both sides, from before the run to its end.
 

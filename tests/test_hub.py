@@ -210,3 +210,36 @@ async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
     assert spans["second"][0] >= spans["first"][1]  # began after the first read ended
     assert isinstance(the_hub.subject, OperationSubject)
     await comm.disconnect()
+
+
+async def test_the_inbox_receives_on_a_plain_channel_where_the_layers_would_be_process_local(
+    report, user
+):
+    from liveops_htmx.serverside.inbox import PLAIN_PREFIX
+
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    (the_hub,) = hub.hubs()
+    assert "!" in await the_hub.layer.new_channel()  # the in-memory layer's names are
+    assert the_hub.subscription.inbox.channel.startswith(PLAIN_PREFIX)
+    await comm.disconnect()
+
+
+@override_settings(LIVEOPS={"WATCHDOG_INTERVAL": 0.1})
+async def test_a_membership_the_layer_lost_is_renewed_after_a_silent_reread(flaky, report, user):
+    """A Redis shard that restarted forgot its groups: the watchdog's reread notices."""
+    call = worker(report)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    (the_hub,) = hub.hubs()
+    inbox = the_hub.subscription.inbox
+    await the_hub.layer.group_discard(the_hub.group, inbox.channel)  # forgotten, silently
+    before = FlakyLayer.group_adds
+    await call("start")  # reaches nobody; the reread after the silence shows it
+    assert "Running" in await comm.receive_from(timeout=TIMEOUT)
+    await eventually(lambda: FlakyLayer.group_adds > before, what="joining again")
+    await call("status", "live again")
+    frame = ""
+    while "live again" not in frame:
+        frame = await comm.receive_from(timeout=TIMEOUT)
+    await comm.disconnect()

@@ -114,3 +114,41 @@ def test_a_forked_child_starts_a_publisher_of_its_own():
     second = publisher_module.get_publisher()
     assert first is not second
     publisher_module._flush_at_exit()
+
+
+class Recording(CapturingChannelLayer):
+    """Sends slowly: pushes queue up behind the one under way."""
+
+    async def group_send(self, group, message):
+        await asyncio.sleep(0.2)
+        await super().group_send(group, message)
+
+
+def push(seq, log_line, *, milestone=False):
+    chunk = (log_line, log_line, f"<l{log_line}>")
+    return {
+        "type": "liveop.update",
+        "group": "g",
+        "seq": seq,
+        "base": seq - 1,
+        "parts": {"progress": f"<p{seq}>"},
+        "log": [chunk],
+        "liveop_html": f"<p{seq}><l{log_line}>",
+        "lifecycle": milestone,
+        "milestone": milestone,
+        "terminal": False,
+    }
+
+
+def test_pushes_that_wait_for_their_group_merge_and_nothing_but_old_parts_is_lost(pub):
+    layer = Recording()
+    for seq in range(1, 8):  # queued faster than the layer takes them
+        pub.publish(layer, "g", push(seq, seq, milestone=seq == 4), essential=False)
+    assert pub.flush(5)
+    sent = layer.messages("g")
+    # Up to the milestone (4) in one push, which a later push never merges past.
+    assert [(m["base"], m["seq"]) for m in sent] == [(0, 4), (4, 7)]
+    assert sent[0]["milestone"] and not sent[1]["milestone"]
+    assert [chunk[0] for m in sent for chunk in m["log"]] == list(range(1, 8))
+    assert sent[-1]["parts"] == {"progress": "<p7>"}
+    assert pub.stats["merged"] == 5 and pub.stats["sent"] == 2

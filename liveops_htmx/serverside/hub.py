@@ -35,6 +35,7 @@ class Hub:
         self.subscription = Subscription(
             layer, self.group, deliver=self.fanout.deliver, heal=self.reads.request_resync
         )
+        self.reads.checked = self.subscription.checked
         self._stopped = False
 
     @property

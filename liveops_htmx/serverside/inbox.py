@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
@@ -25,6 +26,9 @@ from liveops_htmx.layer import listen, loop_bound, unlisten
 from liveops_htmx.rendering.protocol import GROUP
 
 logger = logging.getLogger("liveops_htmx.serverside")
+
+#: Names of the inboxes' own channels where the layer's would be process-local.
+PLAIN_PREFIX = "liveops.inbox."
 
 
 class Receiver(Protocol):
@@ -53,7 +57,14 @@ class Inbox:
     async def _channel(self) -> str:
         async with self._naming:  # hubs joining together must add the same channel
             if self.channel is None:
-                self.channel = await self.layer.new_channel()
+                name = await self.layer.new_channel()
+                if "!" in name:
+                    # A process-local name: channels_redis receives those through a
+                    # buffer and a lock shared by every such channel of the process,
+                    # about twice a plain channel's cost per message. The inbox is the
+                    # loop's one receiver anyway: a plain name of its own will do.
+                    name = f"{PLAIN_PREFIX}{uuid.uuid4().hex}"
+                self.channel = name
             return self.channel
 
     async def join(self, group: str) -> None:

@@ -1,4 +1,9 @@
-"""A hub's reads of the database: batched for viewers that join, coalesced for healing."""
+"""A hub's reads of the database: batched for viewers that join, coalesced for healing.
+
+The reads of every hub of a loop go out together (:class:`Batcher`): viewers joining
+several operations at once, or hubs healing after a burst of lost pushes, share one
+thread hop and one database connection instead of one each.
+"""
 
 from __future__ import annotations
 
@@ -33,50 +38,82 @@ class Subject(Protocol):
     def load(self) -> Any: ...  # a snapshot, or None if the subject is gone (sync: DB)
 
 
-class Reads:
-    def __init__(self, loop: asyncio.AbstractEventLoop, subject: Subject, fanout: Fanout) -> None:
+class Batcher:
+    """The database reads of one loop's hubs, run in batches."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.subject = subject
-        self.fanout = fanout
         self._batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
-        self._reader: asyncio.Task[None] | None = None
-        self._resync: asyncio.Task[None] | None = None
-        self._again = False
-        self._stopped = False
+        self._task: asyncio.Task[None] | None = None
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (sync, database) in a batch that starts after this call.
 
-        Viewers joining together share one thread hop and one database connection
-        (and, through :func:`~.snapshots.shared_reads`, one read of the row). A batch
-        under way when a viewer arrives is not joined: its read began before the
-        viewer joined the hub, and a push between the two would fall through the gap.
+        Reads in one batch share a thread hop, a database connection and (through
+        :func:`~.snapshots.shared_reads`) one read of each row. A batch under way when
+        a read is asked for is not joined: a viewer's read must begin after it joined
+        its hub, or a push between the two would fall through the gap.
         """
         future: asyncio.Future[T] = self.loop.create_future()
         self._batch.append((fn, future))
-        if self._reader is None:
-            self._reader = self.loop.create_task(self._read_batches())
+        if self._task is None:
+            self._task = self.loop.create_task(self._run())
         return await future
 
-    async def _read_batches(self) -> None:
+    async def _run(self) -> None:
         try:
             while self._batch:
                 batch, self._batch = self._batch, []
                 outcomes = await database_sync_to_async(_run_batch)([fn for fn, _ in batch])
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():  # its viewer went away meanwhile
+                    if future.done():  # its reader went away meanwhile
                         continue
                     if ok:
                         future.set_result(value)
                     else:
                         future.set_exception(value)
-        except BaseException as exc:  # cancelled with the hub, or the thread pool failed
+        except BaseException as exc:  # the loop is closing, or the thread pool failed
             for _, future in self._batch:
                 if not future.done():
                     future.set_exception(RuntimeError(f"reading failed: {exc!r}"))
             raise
         finally:
-            self._reader = None
+            self._task = None
+
+
+_batchers: dict[asyncio.AbstractEventLoop, Batcher] = {}
+
+
+def batcher() -> Batcher:
+    """The running loop's batcher."""
+    loop = asyncio.get_running_loop()
+    for closed in [known for known in _batchers if known.is_closed()]:
+        del _batchers[closed]
+    found = _batchers.get(loop)
+    if found is None:
+        found = _batchers[loop] = Batcher(loop)
+    return found
+
+
+class Reads:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        subject: Subject,
+        fanout: Fanout,
+        checked: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.loop = loop
+        self.subject = subject
+        self.fanout = fanout
+        self.checked = checked  # told each reread snapshot (the subscription checks itself)
+        self._resync: asyncio.Task[None] | None = None
+        self._again = False
+        self._stopped = False
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (sync, database) in the loop's next batch of reads."""
+        return await batcher().read(fn)
 
     def request_resync(self) -> None:
         """Read the row once for every viewer that is behind (coalesced, rate-limited)."""
@@ -92,7 +129,9 @@ class Reads:
         try:
             while True:
                 self._again = False
-                snap = await database_sync_to_async(self.subject.load)()
+                snap = await batcher().read(self.subject.load)
+                if self.checked is not None and snap is not None:
+                    self.checked(snap)
                 for viewer in [v for v in self.fanout.viewers if v.admitted]:
                     if snap is None:
                         await viewer.end(CloseCode.NOT_FOUND)
@@ -115,9 +154,8 @@ class Reads:
 
     def stop(self) -> None:
         self._stopped = True
-        for task in (self._reader, self._resync):
-            if task is not None:
-                task.cancel()
+        if self._resync is not None:
+            self._resync.cancel()
 
 
 def _run_batch(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:

@@ -68,6 +68,8 @@ class Subscription:
         #: that failed leaves the first one in Redis), so stopping leaves the group.
         self.added = False
         self.heard_at = self.loop.time()
+        self.last_seq = -1  # the newest seq pushed to this process
+        self._silent = False  # the watchdog asked for a reread after a silence
         #: Done once the first tries are over, joined or not: viewers need not wait longer.
         self.ready: asyncio.Future[None] = self.loop.create_future()
         self._probes: dict[str, asyncio.Future[None]] = {}
@@ -164,7 +166,21 @@ class Subscription:
                 heard.set_result(None)
             return
         self.heard_at = self.loop.time()
+        if msg.get("type") == protocol.UPDATE:
+            self.last_seq = max(self.last_seq, int(msg.get("seq", 0)))
         self.deliver(msg)
+
+    def checked(self, snapshot: Any) -> None:
+        """A reread after a silence found the row past every push heard: join again.
+
+        The layer lost the membership (a Redis server restarted, and its groups with
+        it): the reread healed the page, and a new membership brings pushes back.
+        """
+        seq = getattr(snapshot, "seq", None)
+        if self._silent and seq is not None and seq > self.last_seq and self.joined:
+            logger.info("%s moved on without a push reaching us: joining again", self.group)
+            self.recover()
+        self._silent = False
 
     def heal(self) -> None:
         self.heard_at = self.loop.time()
@@ -195,6 +211,7 @@ class Subscription:
             await asyncio.sleep(min(interval, conf.WATCHDOG_INTERVAL))
             now = self.loop.time()
             if now - self.heard_at >= interval or not self.joined:
+                self._silent = self.joined
                 self.heal()
             if self.joined and now - renewed >= REJOIN_EVERY:
                 renewed = now
