@@ -339,6 +339,38 @@ def check_redis_timeout(**kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+#: The channel capacity below which a busy server's inbox may overflow.
+INBOX_CAPACITY = 1000
+
+
+@register()
+def check_inbox_capacity(**kwargs: Any) -> list[CheckMessage]:
+    """Every push a server process follows arrives on its one inbox channel."""
+    from channels.layers import BaseChannelLayer
+
+    from liveops_htmx.serverside.inbox import PLAIN_PREFIX
+
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    layer = layers.get(conf.CHANNEL_LAYER) or {}
+    if layer.get("BACKEND") != "channels_redis.core.RedisChannelLayer":
+        return []
+    config = layer.get("CONFIG") or {}
+    sizes = BaseChannelLayer(capacity=config.get("capacity", 100))
+    sizes.channel_capacity = sizes.compile_capacities(config.get("channel_capacity") or {})
+    capacity = sizes.get_capacity(f"{PLAIN_PREFIX}x")
+    if capacity >= INBOX_CAPACITY:
+        return []
+    return [
+        Warning(
+            f"The channel layer holds {capacity} messages per channel: a server process "
+            "receives every push it follows on one channel, and one that falls that far "
+            "behind drops pushes (its pages are healed from the database, at a cost).",
+            hint=f'Add "channel_capacity": {{"{PLAIN_PREFIX}*": 10000}} to the layer\'s CONFIG.',
+            id="liveops_htmx.W010",
+        )
+    ]
+
+
 @register()
 def check_project(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []

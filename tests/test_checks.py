@@ -206,3 +206,22 @@ def test_the_socket_limit_is_generous_by_default():
     from liveops_htmx.conf import DEFAULTS, conf
 
     assert conf.SOCKETS_PER_USER == DEFAULTS["SOCKETS_PER_USER"] == 100
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"hosts": ["redis://x"]}, ["liveops_htmx.W010"]),
+        ({"hosts": ["redis://x"], "capacity": 5000}, []),
+        ({"hosts": ["redis://x"], "channel_capacity": {"liveops.inbox.*": 10000}}, []),
+        ({"hosts": ["redis://x"], "channel_capacity": {"http.*": 10000}}, ["liveops_htmx.W010"]),
+    ],
+)
+def test_a_redis_layer_whose_inbox_channel_holds_little_is_w010(config, expected):
+    layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}
+    with override_settings(CHANNEL_LAYERS={"default": layer}):
+        found = checks.check_inbox_capacity()
+    assert [m.id for m in found] == expected
+    if found:
+        assert "liveops.inbox.*" in found[0].hint
+    assert checks.check_inbox_capacity() == []  # the in-memory layer of the test project
