@@ -100,7 +100,12 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Nothing is expected from the browser; only an oversized frame is worth a word.
-        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        # (A server that does not check UTF-8 may pass on lone surrogates: count them too.)
+        size = (
+            len(text_data.encode(errors="surrogatepass"))
+            if text_data is not None
+            else len(bytes_data or b"")
+        )
         if size > conf.CLIENT_FRAME_MAX:
             await self.end(CloseCode.TOO_BIG)
 

@@ -78,7 +78,7 @@ def request_cancel(op: LiveOperation, layer: BaseChannelLayer | None = None) -> 
             return None
         row.cancel_requested = True
         if row.state != State.PENDING:
-            return ["cancel_requested"], ("status",), False
+            return ["cancel_requested"], ("status", "controls"), False
         row.state = State.CANCELLED
         row.finished_at = timezone.now()
         return ["cancel_requested", "state", "finished_at"], UPDATED_PARTS, True

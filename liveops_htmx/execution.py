@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext
 
+from liveops_htmx import values
 from liveops_htmx.progress import OperationCancelled, Progress, WebProgress
 from liveops_htmx.values import ResultKeyError
 from liveops_htmx.workerside import side
@@ -51,7 +52,7 @@ def _execute(op: LiveOperation, p: Progress) -> Progress:
     except Exception:
         logger.exception("%s failed", op)
         if not p.finished:
-            op.error_detail = traceback.format_exc()
+            op.error_detail = values.storable(traceback.format_exc())
             p.error(gettext("The operation failed unexpectedly."))
     else:
         if not p.finished:

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 
 from liveops_htmx import values
 from liveops_htmx.conf import conf
@@ -59,6 +60,9 @@ PARTS: dict[str, tuple[str, ...]] = {
 #: regions) are superseded by their next value, latest wins.
 MILESTONES = frozenset({"state", "stages"})
 
+#: What a stage still running when the operation finishes becomes.
+STAGE_OUTCOMES = {State.SUCCEEDED: "done", State.FAILED: "failed", State.CANCELLED: "cancelled"}
+
 #: ``Level.values`` builds a list on every access, and status() is called often.
 LEVELS = frozenset(Level.values)
 
@@ -76,8 +80,9 @@ class OperationCancelled(Exception):
 
 
 def text(value: object) -> str:
-    """``value`` as a plain string: a string marked safe loses its mark."""
-    return "".join((str(value),))
+    """``value`` as a plain string: a string marked safe loses its mark, and what no
+    database can store (NUL, lone surrogates) becomes U+FFFD."""
+    return values.storable("".join((str(value),)))
 
 
 def clip(value: object, limit: int | None = None) -> str:
@@ -122,11 +127,16 @@ class Progress:
         self._touched: set[str] = set()
         self._touched_stages: dict[str, str] = {}
         self._writer: Writer | None = None
+        #: A cancel learnt by polling. Kept apart from ``op.cancel_requested``, which the
+        #: next write compares with the row's: after a rollback, another writer's cancel
+        #: can bring the row to the seq of a rolled-back write, and the flag is then all
+        #: that tells the two apart.
+        self._cancel_polled = False
 
     @property
     def cancel_seen(self) -> bool:
         """True once this worker knows a cancel was requested (from a flush or a poll)."""
-        return bool(self.op.cancel_requested)
+        return bool(self.op.cancel_requested) or self._cancel_polled
 
     # -- reporting -------------------------------------------------------------------
 
@@ -250,6 +260,13 @@ class Progress:
         self._set_stage(name, "done", "")
 
     def _set_stage(self, name: str, state: str, current: str) -> None:
+        if self.op.is_finished:
+            # The finish settled every running stage, and its push closes the viewers'
+            # sockets: a stage left after it would change what none of them sees. Kept
+            # for a rollback of the finish, which the next write restores.
+            self._touched_stages[name] = state
+            self._touched.add("stage")
+            return
         states = dict(self.op.stage_states or {})
         states[name] = state
         self.op.stage_states = states
@@ -269,7 +286,7 @@ class Progress:
         now = self.clock()
         if not self.cancel_seen and now - self._last_poll >= self.interval:
             self._last_poll = now
-            self.op.cancel_requested = self._poll_cancel()
+            self._cancel_polled = self._poll_cancel()
         if self.cancel_seen:
             raise OperationCancelled()
 
@@ -345,6 +362,12 @@ class Progress:
         # What a tracker counted belongs to the run; a finished operation shows its end.
         self.op.progress = {}
         self._touched.update(("state", "stage", "finished_at", "progress"))
+        states = dict(self.op.stage_states or {})
+        for name, was in states.items():
+            if was == "running":  # left after the finish, or never: it ends with the run
+                states[name] = self._touched_stages[name] = STAGE_OUTCOMES[state]
+        self.op.stage_states = states
+        self._touched.add("stage_states")
         self._flush({"state"}, lifecycle=True, terminal=True)
 
     # -- flushing ----------------------------------------------------------------------
@@ -403,7 +426,10 @@ class Progress:
             if name not in self._touched and name not in _MERGED:
                 setattr(op, name, value)
         op.stage_states = {**(row["stage_states"] or {}), **self._touched_stages}
-        op.regions = {**(row["regions"] or {}), **regions}
+        kept = row["regions"] or {}
+        # A region that only rolled-back writes filled is emptied: pages still show it.
+        emptied = {selector: "" for selector in op.regions or {} if selector not in kept}
+        op.regions = {**emptied, **kept, **regions}
         first = int(row["log_count"])
         renumbered = [(first + i, line) for i, (_, line) in enumerate(lines, start=1)]
         op.log_count = first + len(renumbered)
@@ -465,6 +491,7 @@ class WebProgress(Progress):
     def _put_region(self, selector: str, markup: str) -> None:
         if not selector or len(selector) > 200:
             raise ValueError("selector must be a CSS selector of at most 200 characters.")
+        markup = mark_safe(values.storable(markup))  # still the same markup
         regions = dict(self.op.regions or {})
         regions[selector] = markup
         self.op.regions = regions

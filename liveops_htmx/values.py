@@ -84,11 +84,26 @@ def link_url(value: Any) -> str:
     return str.__str__(value)
 
 
+#: What no database column, nor a WebSocket text frame, can hold: NUL (PostgreSQL
+#: refuses it) and lone surrogates (not UTF-8; ``os.fsdecode()`` makes them of
+#: undecodable bytes).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with each character no database can store replaced by U+FFFD."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def _tag_safe(value: Any) -> Any:
     if isinstance(value, SafeData):
-        return {SAFE_MARK: str(value)}
+        return {SAFE_MARK: storable(str(value))}
+    if isinstance(value, str):
+        return storable(value)
     if isinstance(value, Mapping):
-        return {str(k): _tag_safe(v) for k, v in value.items()}
+        return {storable(str(k)): _tag_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_tag_safe(v) for v in value]
     return value

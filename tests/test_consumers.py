@@ -320,6 +320,20 @@ async def test_client_frames_are_ignored_and_oversized_ones_close_1009(running, 
     assert (await closed_with(comm))[1] == 1009
 
 
+async def test_a_client_frame_with_lone_surrogates_is_ignored_or_too_big(running, user, caplog):
+    # Found by tests/test_fuzz_consumer.py: measuring such a frame raised in the
+    # consumer (a server that passes text on without checking UTF-8 can deliver it).
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await comm.send_input({"type": "websocket.receive", "text": "a\udcffb"})
+    await call("status", "still here")
+    assert "still here" in await comm.receive_from(timeout=TIMEOUT)
+    await comm.send_input({"type": "websocket.receive", "text": "\ud800" * 2000})
+    assert (await closed_with(comm))[1] == 1009
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_the_documented_routing_checks_the_origin(report, user):
     from tests.asgi import application
 

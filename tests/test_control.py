@@ -119,3 +119,21 @@ def test_control_writes_never_meet_a_locked_sqlite_database(layer, report):
         assert hammer.wait(10) == 0
     assert Report.objects.get(pk=other.pk).status  # the other writer really wrote
     assert Report.objects.filter(state="cancelled").count() == 100
+
+
+def test_a_cancel_request_takes_the_cancel_button_away_live_as_a_snapshot_does(report, layer):
+    # Found by tests/test_stateful.py: the push re-rendered the status only, so live
+    # pages kept a Cancel button that every later snapshot no longer had.
+    from liveops_htmx.rendering import fragments
+
+    WebProgress(report, layer).start()
+    layer.clear()
+    assert control.request_cancel(Report.objects.get(pk=report.pk), layer)
+    (message,) = layer.messages()
+    report.refresh_from_db()
+    for part in ("status", "controls"):
+        dom_id = f"op-{part}-{report.pk}"
+        assert element(message["liveop_html"], dom_id) == element(
+            fragments.snapshot(report), dom_id
+        )
+    assert "liveop-controls__cancel" not in message["liveop_html"]

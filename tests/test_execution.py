@@ -35,6 +35,19 @@ def test_an_exception_fails_with_a_safe_message_and_keeps_the_traceback(user, la
     assert "secret" not in "".join(layer.frames())
 
 
+def test_an_exception_whose_message_no_database_can_store_still_fails_the_run(report, layer):
+    # On PostgreSQL a NUL in the traceback failed the write of error_detail: the
+    # operation could not be marked failed and stayed running.
+    def run(p):
+        raise ValueError("bad byte \x00 and bad name \udcff")
+
+    report.run = run
+    run_operation(report, layer)
+    report.refresh_from_db()
+    assert report.state == "failed"
+    assert "bad byte \ufffd and bad name \ufffd" in report.error_detail
+
+
 @override_settings(DEBUG=True)
 def test_debug_shows_the_traceback_escaped(user, layer):
     op = Failing.objects.create(owner=user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -202,6 +203,76 @@ def test_stages_run_done_and_failed(report, layer):
     assert 'data-state="failed">Render' in layer.frames()[-1]
     # start, then each stage change: milestones a slow viewer sees in turn
     assert all(m["milestone"] for m in layer.messages())
+
+
+@pytest.mark.xfail(
+    connection.vendor == "postgresql",
+    strict=True,
+    reason="jsonb keeps no key order: stage_states comes back sorted by key length, so"
+    " stages the model does not declare show live in run order, in snapshots not",
+)
+def test_stages_the_model_does_not_declare_keep_their_order_in_a_snapshot(report, layer):
+    # Found by tests/test_stateful.py on PostgreSQL (left open: keeping the order needs
+    # another shape for stage_states, a list, or a record of the order beside it).
+    p = started(report, layer)
+    with p.stage("Download the files"):
+        pass
+    with p.stage("Parse"):
+        pass
+    stages = f"op-stages-{report.pk}"
+    live = element(layer.frames()[-1], stages)
+    report.refresh_from_db()
+    assert live == element(fragments.snapshot(report), stages)
+    assert live.index("Download the files") < live.index("Parse")
+
+
+@pytest.mark.parametrize(
+    ("finish", "outcome"),
+    [(lambda p: p.result(message="the end"), "done"), (lambda p: p.error("the end"), "failed")],
+    ids=["result", "error"],
+)
+@pytest.mark.parametrize("atomic", [False, True], ids=["autocommit", "atomic"])
+def test_a_stage_left_after_the_finish_shows_live_what_a_later_snapshot_shows(
+    report, layer, finish, outcome, atomic
+):
+    # Found by tests/test_stateful.py: the finish's push closes every socket, so a
+    # stage's end written after it reached no viewer, and later snapshots differed.
+    p = started(report, layer)
+    with transaction.atomic() if atomic else contextlib.nullcontext(), p.stage("Export"):
+        finish(p)
+    last = layer.messages()[-1]
+    assert last["terminal"]  # nothing after it: no viewer would hear it
+    report.refresh_from_db()
+    stages = f"op-stages-{report.pk}"
+    assert element(last["liveop_html"], stages) == element(fragments.snapshot(report), stages)
+    assert report.stage_states == {"Export": outcome}
+
+
+@pytest.mark.parametrize(
+    "bad", ["nul \x00 byte", "undecodable \udcff name"], ids=["nul", "surrogate"]
+)
+def test_text_no_database_can_store_is_replaced_and_the_run_still_finishes(report, layer, bad):
+    # Found by tests/test_stateful.py: on PostgreSQL a NUL failed the write, and every
+    # later write of that field (the run could not even finish); a lone surrogate (a
+    # file name through os.fsdecode) failed the write on SQLite and could not be sent.
+    p = started(report, layer)
+    p.status(bad)
+    p.log(bad)
+    with p.stage(bad):
+        p.html("#side", bad)
+        p.swap("#other", name="log_lines", log=[{"n": 1, "text": bad}])
+    for _ in p.track([1], label=bad, unit=bad):
+        pass
+    p.result(message=bad, items=[bad], safe=mark_safe(bad))
+    report.refresh_from_db()
+    assert report.state == "succeeded"
+    assert report.status == report.log_tail[-1][1] == bad[:-6] + "\ufffd" + bad[-5:]
+    assert set(report.stage_states) == {report.status}
+    assert "\ufffd" in report.regions["#side"] and "\ufffd" in report.regions["#other"]
+    assert report.result_context["message"] == report.status
+    for frame in [*layer.frames(), fragments.snapshot(report)]:
+        frame.encode("utf-8")  # a WebSocket text frame is UTF-8
+        assert "\x00" not in frame
 
 
 def test_every_message_has_a_strictly_increasing_seq_across_writers(report, layer, clock):

@@ -8,7 +8,10 @@ on SQLite it is written in the transaction and pushed at once.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
+import warnings
 
 import pytest
 from django.core.checks import run_checks

@@ -14,7 +14,8 @@ as soon as it is written. Inside the caller's ``transaction.atomic()``:
 
 After a rollback, the operation's next write finds its row behind what it wrote
 (:class:`~.persist.RolledBack`); the caller puts the operation back to what the row
-holds and writes it whole, and viewers get that as a reset.
+holds and writes it whole, and viewers get that as a reset. A finish rolled back
+(with its transaction, or a savepoint) no longer holds back the writes after it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,13 @@ class Writer:
             return Written(*persist.write(op, fields, seq_above=seq_above), at_once=False)
         if terminal or self._deferring:
             self._mark("_deferring")
-            return Written(*persist.write(op, fields, seq_above=seq_above), at_once=False)
+            try:
+                return Written(*persist.write(op, fields, seq_above=seq_above), at_once=False)
+            except persist.RolledBack:
+                # The row is not finished (else: Ended): the terminal write this
+                # transaction waited for was rolled back, and the rest is progress again.
+                self._deferring = False
+                raise
         if not self._main_only:
             side = side_connection(self.alias)
             if side is not None:
