@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -135,3 +137,29 @@ def until(check, timeout: float = 20.0, what: str = "condition") -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_demo(code, run_dir, **env):
+    """Run ``code`` with the demo's settings in a process of its own; its last line is JSON."""
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DEMO_") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    environ.update(
+        DJANGO_SETTINGS_MODULE="demo.settings",
+        DEMO_RUN_DIR=str(run_dir),
+        DEMO_DB=str(run_dir / "demo.sqlite3"),
+        PYTHONPATH=str(ROOT),
+        **env,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

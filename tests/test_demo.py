@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import stat
-import subprocess
-import sys
-import textwrap
 
-from tests.processes import ROOT
+from tests.processes import run_demo
 
 SETTINGS = """
 import json
@@ -72,31 +67,6 @@ print(json.dumps({
     "visitors": visitors,
 }))
 """
-
-
-def run_demo(code, run_dir, **env):
-    environ = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("DEMO_") and k != "DJANGO_SETTINGS_MODULE"
-    }
-    environ.update(
-        DJANGO_SETTINGS_MODULE="demo.settings",
-        DEMO_RUN_DIR=str(run_dir),
-        DEMO_DB=str(run_dir / "demo.sqlite3"),
-        PYTHONPATH=str(ROOT),
-        **env,
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_the_demo_key_is_made_per_checkout_kept_private_and_reused(tmp_path):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 import pytest
@@ -116,11 +117,18 @@ def test_a_forked_child_starts_a_publisher_of_its_own():
     publisher_module._flush_at_exit()
 
 
-class Recording(CapturingChannelLayer):
-    """Sends slowly: pushes queue up behind the one under way."""
+class Held(CapturingChannelLayer):
+    """Holds a send to the group "hold" until released: pushes queue up behind it."""
+
+    def __init__(self):
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     async def group_send(self, group, message):
-        await asyncio.sleep(0.2)
+        if group == "hold":
+            self.holding.set()
+            await asyncio.to_thread(self.release.wait, 5)
         await super().group_send(group, message)
 
 
@@ -141,9 +149,12 @@ def push(seq, log_line, *, milestone=False):
 
 
 def test_pushes_that_wait_for_their_group_merge_and_nothing_but_old_parts_is_lost(pub):
-    layer = Recording()
-    for seq in range(1, 8):  # queued faster than the layer takes them
+    layer = Held()
+    pub.publish(layer, "hold", push(1, 1), essential=False)
+    assert layer.holding.wait(5)
+    for seq in range(1, 8):  # queued while the layer is busy
         pub.publish(layer, "g", push(seq, seq, milestone=seq == 4), essential=False)
+    layer.release.set()
     assert pub.flush(5)
     sent = layer.messages("g")
     # Up to the milestone (4) in one push, which a later push never merges past.
@@ -151,4 +162,4 @@ def test_pushes_that_wait_for_their_group_merge_and_nothing_but_old_parts_is_los
     assert sent[0]["milestone"] and not sent[1]["milestone"]
     assert [chunk[0] for m in sent for chunk in m["log"]] == list(range(1, 8))
     assert sent[-1]["parts"] == {"progress": "<p7>"}
-    assert pub.stats["merged"] == 5 and pub.stats["sent"] == 2
+    assert pub.stats["merged"] == 5 and pub.stats["sent"] == 3  # with the held one

@@ -22,6 +22,7 @@ from liveops_htmx.execution import execute
 from liveops_htmx.progress import WebProgress
 from liveops_htmx.rendering import fragments
 from liveops_htmx.serverside.outbox import Outbox, Snapshot
+from liveops_htmx.workerside import side
 from tests.oob import Page
 from tests.testapp.models import Report
 
@@ -108,6 +109,32 @@ def test_on_postgresql_a_viewer_joining_mid_transaction_reads_the_live_progress(
         started.percent(40)
         seen = read_elsewhere(report.pk)
     assert seen["status"] == "Importing" and seen["percent"] == 40
+
+
+@pytest.mark.skipif(not SIDE, reason="PostgreSQL: progress committed on a side connection")
+def test_a_thread_that_ends_without_closing_its_side_connection_closes_it(report, layer):
+    # A worker of the user's own that reports inside atomic() and never reaches execute()'s
+    # cleanup: when its thread ends, the side connection is closed, not left to the GC.
+    opened = []
+
+    def work():
+        try:
+            with transaction.atomic():
+                p = WebProgress(Report.objects.get(pk=report.pk), layer, interval=0)
+                p.start()
+                p.percent(10)
+            opened.append(side.side_connection(connection.alias).connection)
+        finally:
+            connections.close_all()  # the thread's own connection; the side one is left
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(10)
+        del thread
+        gc.collect()
+    assert opened and opened[0].closed
 
 
 @pytest.mark.skipif(SIDE, reason="SQLite: progress written in the transaction")
@@ -268,6 +295,7 @@ async def test_a_socket_viewer_sees_progress_of_a_run_inside_one_transaction(rep
                     p.percent(percent)
             p.result(message="all or nothing")
         finally:
+            side.close_all()  # as execute() does: the side connection is this thread's
             connections.close_all()
 
     comm = await follow(report, user)
@@ -284,3 +312,73 @@ async def test_a_socket_viewer_sees_progress_of_a_run_inside_one_transaction(rep
     while "all or nothing" not in frame:
         frame = await comm.receive_from(timeout=TIMEOUT)
     await comm.disconnect()
+
+
+def test_a_stage_left_after_a_rolled_back_finish_ends_as_it_really_ended(started, report, layer):
+    viewer = Viewer(Report.objects.get(pk=report.pk))
+    with pytest.raises(ZeroDivisionError), started.stage("Export"), transaction.atomic():
+        started.result(message="never")
+        1 / 0  # noqa: B018
+    started.status("Trying again")  # the write that finds the rollback
+    report.refresh_from_db()
+    assert (report.state, report.stage_states) == ("running", {"Export": "failed"})
+    viewer.catch_up(layer)
+    assert viewer.shows_the_row()
+
+
+def test_a_region_filled_in_a_rolled_back_block_is_emptied_by_the_reset(started, report, layer):
+    # Found by tests/test_stateful.py: the reset carried the regions the row has, so
+    # a region the rolled-back block had filled kept its content on live pages.
+    viewer = Viewer(Report.objects.get(pk=report.pk))
+    viewer.page = Page(fragments.widget(report, "") + '<div id="side"></div>')
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        Report.objects.filter(pk=report.pk).update(title="locks the row on PostgreSQL too")
+        started.html("#side", "rolled back")
+        assert "rolled back" in viewer.catch_up(layer).page.inner("side")
+        1 / 0  # noqa: B018
+    started.status("Trying again")
+    assert viewer.catch_up(layer).page.inner("side") == ""
+    report.refresh_from_db()
+    late = Page(fragments.widget(report, "") + '<div id="side"></div>')
+    late.apply(fragments.snapshot(report))
+    assert late.inner("side") == ""
+
+
+@pytest.mark.parametrize("where", ["next transaction", "rest of the outer one"])
+def test_progress_after_a_rolled_back_finish_is_live_again(started, report, layer, where):
+    # Found by tests/test_stateful.py: the writer deferred every write after a finish
+    # until the commit, and nothing told it the finish had been rolled back.
+    viewer = Viewer(Report.objects.get(pk=report.pk))
+    with transaction.atomic() if where == "rest of the outer one" else contextlib.nullcontext():
+        with pytest.raises(ZeroDivisionError), transaction.atomic():
+            started.result(message="never")
+            1 / 0  # noqa: B018
+        with transaction.atomic():
+            started.status("Live again")
+            assert "Live again" in viewer.catch_up(layer).page.inner(f"op-status-{report.pk}")
+            started.status("And again")
+            assert "And again" in viewer.catch_up(layer).page.inner(f"op-status-{report.pk}")
+    assert viewer.catch_up(layer).shows_the_row()
+
+
+def test_a_cancel_polled_after_a_rolled_back_finish_never_stores_that_finish(
+    started, report, layer
+):
+    # Found by tests/test_stateful.py: the cancel's write took the row to the seq of the
+    # rolled-back result, and the poll taught the worker the flag; its next write then
+    # matched the row (seq and flag) and stored the rolled-back result as if committed.
+    from liveops_htmx.control import request_cancel
+    from liveops_htmx.progress import OperationCancelled
+
+    viewer = Viewer(Report.objects.get(pk=report.pk))
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        started.result(message="rolled back")
+        1 / 0  # noqa: B018
+    assert request_cancel(Report.objects.get(pk=report.pk), layer)  # another writer
+    with pytest.raises(OperationCancelled):
+        started.check_cancelled()
+    started.cancelled()
+    report.refresh_from_db()
+    assert (report.state, report.result_context) == ("cancelled", None)
+    assert not any("rolled back" in html for html in layer.frames())
+    assert viewer.catch_up(layer).shows_the_row()

@@ -23,8 +23,7 @@ import pytest
 from django.utils import translation
 from django.utils.html import escape
 
-from tests.processes import ROOT
-from tests.test_demo import run_demo
+from tests.processes import ROOT, run_demo
 
 #: The two sets of catalogs, and the source tree each is made from (``make messages``).
 SETS = {"kit": ROOT / "liveops_htmx", "demo": ROOT / "demo"}

@@ -31,6 +31,17 @@ VENDORS = frozenset({"postgresql"})
 #: How long a side write waits for a row lock before the flush goes to the main connection.
 LOCK_TIMEOUT = "500ms"
 
+
+class _Held(dict[str, "BaseDatabaseWrapper"]):
+    """A thread's side connections, closed when the thread ends without closing them
+    (a worker of the user's own that never reaches :func:`close_all`)."""
+
+    def __del__(self) -> None:
+        for conn in self.values():
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
 _local = threading.local()
 
 
@@ -38,7 +49,7 @@ def side_connection(alias: str) -> BaseDatabaseWrapper | None:
     """This thread's side connection to ``alias``, or None where there is none to have."""
     if connections[alias].vendor not in VENDORS:
         return None
-    held: dict[str, BaseDatabaseWrapper] = _local.__dict__.setdefault("connections", {})
+    held: _Held = _local.__dict__.setdefault("connections", _Held())
     conn = held.get(alias)
     if conn is None:
         create = getattr(connections, "create_connection", None)
