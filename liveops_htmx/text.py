@@ -16,6 +16,7 @@ from liveops_htmx.workerside import persist
 
 if TYPE_CHECKING:
     from liveops_htmx.models import LiveOperation
+    from liveops_htmx.workerside.reporting import Flush
 
 T = TypeVar("T")
 
@@ -83,16 +84,9 @@ class TextProgress(Progress):
         else:
             print(text, file=self.stream, flush=True)
 
-    def emit(
-        self,
-        kinds: set[str],
-        lines: list[tuple[int, str]],
-        regions: dict[str, str],
-        *,
-        lifecycle: bool,
-        terminal: bool,
-    ) -> None:
-        _written, lines, _reset = self.save(kinds, lines, regions, terminal=terminal)
+    def emit(self, flush: Flush) -> None:
+        _written, lines, _reset = self.save(flush)
+        kinds, terminal = flush.kinds, flush.terminal
         op = self.op
         if "status" in kinds and op.status and not terminal:
             self._print(f"[{op.status_level}] {op.status}")
