@@ -81,6 +81,16 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E003",
             )
         ]
+    return [
+        *_check_names(user),
+        *_check_htmx(user),
+        *_check_numbers(user),
+        *_check_transport(user),
+    ]
+
+
+def _check_names(user: dict[str, Any]) -> list[CheckMessage]:
+    """Settings that no longer exist, or never did."""
     messages: list[CheckMessage] = []
     for name in sorted(set(user) & set(REMOVED)):
         messages.append(
@@ -99,6 +109,11 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.W001",
             )
         )
+    return messages
+
+
+def _check_htmx(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     if user.get("HTMX_VERSION", DEFAULTS["HTMX_VERSION"]) not in (2, 4):
         messages.append(
             Error(
@@ -110,6 +125,11 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         )
     if user.get("HTMX_SCRIPTS") is not None:
         messages += _check_htmx_scripts(user["HTMX_SCRIPTS"])
+    return messages
+
+
+def _check_numbers(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     numbers = (
         "TOKEN_MAX_AGE",
         "LOG_TAIL",
@@ -154,6 +174,11 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="liveops_htmx.E010",
             )
         )
+    return messages
+
+
+def _check_transport(user: dict[str, Any]) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     transport = user.get("TRANSPORT", DEFAULTS["TRANSPORT"])
     if transport not in TRANSPORTS:
         messages.append(
