@@ -76,7 +76,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No user {owner!r}.") from None
         op.full_clean(exclude=["owner"])
         op.save()
-        stream: IO[str] = getattr(self.stdout, "_out", sys.stdout)  # raw: for isatty() and tqdm
+        # The raw stream (call_command(stdout=...) or the process's), not the wrapper
+        # that adds a newline to each write: the bar needs isatty() and bare writes.
+        stream: IO[str] = options.get("stdout") or sys.stdout
         progress = TextProgress(op, stream, bar=False if no_bar else None)
         try:
             execute(op, progress)
