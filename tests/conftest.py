@@ -84,3 +84,25 @@ def redis_url():
     client.close()
     if server is not None:
         server.stop()
+
+
+#: Fixtures through which a test reaches the database (directly or through others).
+DB_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", "live_server"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL tier runs every test that touches the database; the others (rendering
+    from plain objects, imports, checks of settings) ran in the SQLite tier already."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    kept, dropped = [], []
+    for item in items:
+        touches = item.get_closest_marker("django_db") is not None or bool(
+            DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        )
+        (kept if touches else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
