@@ -96,6 +96,11 @@ CHANNEL_LAYERS = {
 # For A/B runs only (the bench measures channels_redis's defaults): a channel's capacity.
 if os.environ.get("BENCH_CAPACITY") and BENCH_LAYER == "redis":
     CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])
+# ... or the kit's inboxes only, as its check W010 asks of a deployment.
+if os.environ.get("BENCH_INBOX_CAPACITY") and BENCH_LAYER == "redis":
+    CHANNEL_LAYERS["default"]["CONFIG"]["channel_capacity"] = {
+        "liveops.inbox.*": int(os.environ["BENCH_INBOX_CAPACITY"])
+    }
 
 # liveops-htmx: its defaults, but for the per-visitor socket limit: the bench's
 # viewers are one anonymous client address, a thousand sockets at a time.
