@@ -92,7 +92,8 @@ DB_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", 
 
 def pytest_collection_modifyitems(config, items):
     """The PostgreSQL tier runs every test that touches the database; the others (rendering
-    from plain objects, imports, checks of settings) ran in the SQLite tier already."""
+    from plain objects, imports, checks of settings) and those marked ``sqlite_only``
+    (faults between processes and Redis, fuzzing the consumer) ran in the SQLite tier."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -102,7 +103,8 @@ def pytest_collection_modifyitems(config, items):
         touches = item.get_closest_marker("django_db") is not None or bool(
             DB_FIXTURES & set(getattr(item, "fixturenames", ()))
         )
-        (kept if touches else dropped).append(item)
+        once = item.get_closest_marker("sqlite_only") is not None
+        (kept if touches and not once else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
