@@ -70,6 +70,10 @@ def _positive(name: str, value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @register()
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
     user = getattr(settings, "LIVEOPS", None) or {}
@@ -161,10 +165,17 @@ def _check_numbers(user: dict[str, Any]) -> list[CheckMessage]:
                 id="liveops_htmx.E005",
             )
         )
+    inboxes = user.get("INBOX_CHANNELS", DEFAULTS["INBOX_CHANNELS"])
+    if not _whole(inboxes):
+        messages.append(
+            Error(
+                f"LIVEOPS['INBOX_CHANNELS'] must be a whole number above 0, not {inboxes!r}.",
+                hint=f"The default is {DEFAULTS['INBOX_CHANNELS']!r} channels per event loop.",
+                id="liveops_htmx.E005",
+            )
+        )
     sockets = user.get("SOCKETS_PER_USER", DEFAULTS["SOCKETS_PER_USER"])
-    if sockets is not None and not (
-        isinstance(sockets, int) and not isinstance(sockets, bool) and sockets > 0
-    ):
+    if sockets is not None and not _whole(sockets):
         messages.append(
             Error(
                 f"LIVEOPS['SOCKETS_PER_USER'] must be a whole number above 0 or None, "
@@ -370,7 +381,7 @@ INBOX_CAPACITY = 1000
 
 @register()
 def check_inbox_capacity(**kwargs: Any) -> list[CheckMessage]:
-    """Every push a server process follows arrives on its one inbox channel."""
+    """Every push a server process follows arrives on one of its few inbox channels."""
     from channels.layers import BaseChannelLayer
 
     from liveops_htmx.serverside.inbox import PLAIN_PREFIX
@@ -382,15 +393,19 @@ def check_inbox_capacity(**kwargs: Any) -> list[CheckMessage]:
     config = layer.get("CONFIG") or {}
     sizes = BaseChannelLayer(capacity=config.get("capacity", 100))
     sizes.channel_capacity = sizes.compile_capacities(config.get("channel_capacity") or {})
-    capacity = sizes.get_capacity(f"{PLAIN_PREFIX}x")
+    hosts = config.get("hosts") or ["redis://localhost:6379"]
+    # Over several hosts the inboxes keep the layer's own names (see serverside/inbox.py).
+    pattern = f"{PLAIN_PREFIX}*" if len(hosts) == 1 else "specific.*"
+    capacity = sizes.get_capacity(pattern.replace("*", "x!y"))
     if capacity >= INBOX_CAPACITY:
         return []
     return [
         Warning(
             f"The channel layer holds {capacity} messages per channel: a server process "
-            "receives every push it follows on one channel, and one that falls that far "
-            "behind drops pushes (its pages are healed from the database, at a cost).",
-            hint=f'Add "channel_capacity": {{"{PLAIN_PREFIX}*": 10000}} to the layer\'s CONFIG.',
+            "receives every push it follows on a few channels (INBOX_CHANNELS), and one "
+            "that falls that far behind drops pushes (its pages are healed from the "
+            "database, at a cost).",
+            hint=f'Add "channel_capacity": {{"{pattern}": 10000}} to the layer\'s CONFIG.',
             id="liveops_htmx.W010",
         )
     ]

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     # WebSockets and event streams one visitor (user, else session, else client address)
     # may hold open in one serving process; the next is refused (4429). None: no limit.
     "SOCKETS_PER_USER": 100,
+    # Channels a serving process's event loop receives pushes on, groups shared out
+    # over them: more receive in parallel and hold more (see docs/architecture.md).
+    "INBOX_CHANNELS": 8,
     # Seconds between a subscription's checks of the database for missed pushes.
     "WATCHDOG_INTERVAL": 15.0,
     # Where op.start() runs operations: "thread", "celery", "django_tasks", "eager",
@@ -131,6 +134,10 @@ class LiveopsSettings:
     def SOCKETS_PER_USER(self) -> int | None:
         value = self._get("SOCKETS_PER_USER")
         return None if value is None else int(value)
+
+    @property
+    def INBOX_CHANNELS(self) -> int:
+        return int(self._get("INBOX_CHANNELS"))
 
     @property
     def WATCHDOG_INTERVAL(self) -> float:

@@ -14,6 +14,7 @@ import threading
 import weakref
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from liveops_htmx.conf import conf
@@ -34,6 +35,19 @@ def require_layer() -> BaseChannelLayer:
             "live operations need one (the in-memory layer is enough for one process)."
         )
     return layer
+
+
+def host_count(layer: BaseChannelLayer) -> int:
+    """How many servers ``layer`` is sharded over: the ``hosts`` of its settings.
+
+    Known for the configured layer only (read from ``CHANNEL_LAYERS``, not from the
+    layer's internals); another layer counts as one server.
+    """
+    if layer is not configured_layer():
+        return 1
+    config = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get(conf.CHANNEL_LAYER) or {}
+    hosts = (config.get("CONFIG") or {}).get("hosts")
+    return max(1, len(hosts)) if isinstance(hosts, (list, tuple)) else 1
 
 
 def loop_bound(layer: BaseChannelLayer) -> bool:

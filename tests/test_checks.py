@@ -94,6 +94,9 @@ def test_templates_that_cannot_load_the_partials_are_e002():
         ({"TRANSPORT": "long-polling"}, ["liveops_htmx.E012"]),
         ({"POLL_INTERVAL": 0}, ["liveops_htmx.E005"]),
         ({"FALLBACK_AFTER": "soon"}, ["liveops_htmx.E005"]),
+        ({"INBOX_CHANNELS": 0}, ["liveops_htmx.E005"]),
+        ({"INBOX_CHANNELS": 2.5}, ["liveops_htmx.E005"]),
+        ({"INBOX_CHANNELS": 1}, []),
         ({"HTMX_VERSION": 4, "LOG_TAIL": 50}, []),
         ({"HTMX_SCRIPTS": None}, []),
         ({"HTMX_SCRIPTS": ["django_htmx/htmx-4.min.js", "/js/hx-ws.js"]}, []),
@@ -215,6 +218,12 @@ def test_the_socket_limit_is_generous_by_default():
         ({"hosts": ["redis://x"], "capacity": 5000}, []),
         ({"hosts": ["redis://x"], "channel_capacity": {"liveops.inbox.*": 10000}}, []),
         ({"hosts": ["redis://x"], "channel_capacity": {"http.*": 10000}}, ["liveops_htmx.W010"]),
+        ({"hosts": ["redis://x", "redis://y"]}, ["liveops_htmx.W010"]),
+        ({"hosts": ["redis://x", "redis://y"], "channel_capacity": {"specific.*": 10000}}, []),
+        (
+            {"hosts": ["redis://x", "redis://y"], "channel_capacity": {"liveops.inbox.*": 10000}},
+            ["liveops_htmx.W010"],  # over several hosts the inboxes use the layer's names
+        ),
     ],
 )
 def test_a_redis_layer_whose_inbox_channel_holds_little_is_w010(config, expected):
@@ -223,5 +232,6 @@ def test_a_redis_layer_whose_inbox_channel_holds_little_is_w010(config, expected
         found = checks.check_inbox_capacity()
     assert [m.id for m in found] == expected
     if found:
-        assert "liveops.inbox.*" in found[0].hint
+        wanted = "liveops.inbox.*" if len(config["hosts"]) == 1 else "specific.*"
+        assert wanted in found[0].hint
     assert checks.check_inbox_capacity() == []  # the in-memory layer of the test project

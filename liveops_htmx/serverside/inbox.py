@@ -1,11 +1,15 @@
-"""One channel per event loop and layer, on which all of that loop's hubs receive.
+"""A few channels per event loop and layer, on which all of that loop's hubs receive.
 
 Rather than a channel and a receiving task per followed group, the hubs of one loop
-share one channel of the layer (``new_channel()``): each adds it to its group, one
-task receives on it, and each message goes to the hub of the group it names
+share ``INBOX_CHANNELS`` channels of the layer, each group always on the same one (a
+hash of its name): a hub adds its inbox's channel to its group, one task per inbox
+receives on it, and each message goes to the hub of the group it names
 (:data:`~liveops_htmx.rendering.protocol.GROUP`). A message that names no group (a
-sender of another version) makes every hub reread its row instead. Only the layer's
-public API is used: ``new_channel``, ``group_add``, ``group_discard``, ``receive``.
+sender of another version) makes every hub of that inbox reread its row instead.
+Several channels rather than one: ``RedisChannelLayer`` receives one message per
+four round trips on a channel, and caps what a channel holds (100 by default), so
+one channel would bound what a process can follow. Only the layer's public API is
+used: ``new_channel``, ``group_add``, ``group_discard``, ``receive``.
 
 Hubs share the channel, so their memberships go through the inbox: a hub that joins
 a group right after the last one left it waits for that leave to finish, and a leave
@@ -18,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import zlib
 from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
 
-from liveops_htmx.layer import listen, loop_bound, unlisten
+from liveops_htmx.conf import conf
+from liveops_htmx.layer import host_count, listen, loop_bound, unlisten
 from liveops_htmx.rendering.protocol import GROUP
 
 logger = logging.getLogger("liveops_htmx.serverside")
@@ -42,11 +48,17 @@ class Receiver(Protocol):
 
 
 class Inbox:
-    """The channel that one loop's hubs of one layer receive on, and its reading task."""
+    """A channel that some of one loop's hubs of one layer receive on, and its reading task."""
 
-    def __init__(self, layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        layer: BaseChannelLayer,
+        loop: asyncio.AbstractEventLoop,
+        key: tuple[BaseChannelLayer, int],
+    ) -> None:
         self.layer = layer
         self.loop = loop
+        self.key = key
         self.channel: str | None = None
         self.receivers: dict[str, Receiver] = {}
         self._naming = asyncio.Lock()
@@ -58,11 +70,13 @@ class Inbox:
         async with self._naming:  # hubs joining together must add the same channel
             if self.channel is None:
                 name = await self.layer.new_channel()
-                if "!" in name:
-                    # A process-local name: channels_redis receives those through a
-                    # buffer and a lock shared by every such channel of the process,
-                    # about twice a plain channel's cost per message. The inbox is the
-                    # loop's one receiver anyway: a plain name of its own will do.
+                if "!" in name and host_count(self.layer) == 1:
+                    # A process-local name: channels_redis receives all of a process's
+                    # through one key, one buffer and one lock, about twice a plain
+                    # channel's cost per message. An inbox is its channel's one
+                    # receiver: a plain name of its own will do. Not over several
+                    # hosts: channels_redis reads a plain channel from any of them in
+                    # turn, while a group's messages reach it on one.
                     name = f"{PLAIN_PREFIX}{uuid.uuid4().hex}"
                 self.channel = name
             return self.channel
@@ -102,7 +116,7 @@ class Inbox:
         """Route ``group``'s messages to ``receiver`` (the inbox reads while any is attached)."""
         self.receivers[group] = receiver
         # The last receiver may have left while this one was joining its group.
-        _inboxes.setdefault(self.loop, {}).setdefault(self.layer, self)
+        _inboxes.setdefault(self.loop, {}).setdefault(self.key, self)
         if self._task is None:
             if loop_bound(self.layer):
                 listen(self.layer, self.loop)
@@ -116,8 +130,8 @@ class Inbox:
 
     def _retire(self) -> None:
         inboxes = _inboxes.get(self.loop, {})
-        if inboxes.get(self.layer) is self:
-            del inboxes[self.layer]
+        if inboxes.get(self.key) is self:
+            del inboxes[self.key]
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -159,16 +173,22 @@ class Inbox:
             target.dispatch(msg)
 
 
-_inboxes: dict[asyncio.AbstractEventLoop, dict[BaseChannelLayer, Inbox]] = {}
+_inboxes: dict[asyncio.AbstractEventLoop, dict[tuple[BaseChannelLayer, int], Inbox]] = {}
 
 
-def inbox_for(layer: BaseChannelLayer) -> Inbox:
-    """The running loop's inbox for ``layer``."""
+def slot_of(group: str) -> int:
+    """Which of the loop's inboxes ``group`` is followed on: always the same one."""
+    return zlib.crc32(group.encode()) % conf.INBOX_CHANNELS
+
+
+def inbox_for(layer: BaseChannelLayer, group: str) -> Inbox:
+    """The running loop's inbox for ``group`` on ``layer``."""
     loop = asyncio.get_running_loop()
     for closed in [known for known in _inboxes if known.is_closed()]:
         del _inboxes[closed]
     inboxes = _inboxes.setdefault(loop, {})
-    inbox = inboxes.get(layer)
+    key = (layer, slot_of(group))
+    inbox = inboxes.get(key)
     if inbox is None:
-        inbox = inboxes[layer] = Inbox(layer, loop)
+        inbox = inboxes[key] = Inbox(layer, loop, key)
     return inbox

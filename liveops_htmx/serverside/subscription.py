@@ -62,7 +62,7 @@ class Subscription:
         self.deliver = deliver
         self._heal = heal
         self.loop = asyncio.get_running_loop()
-        self.inbox = inbox_for(layer)
+        self.inbox = inbox_for(layer, group)
         self.joined = False
         #: A join was sent: the layer may hold the membership, joined or not (a rejoin
         #: that failed leaves the first one in Redis), so stopping leaves the group.
