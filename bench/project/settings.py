@@ -96,10 +96,12 @@ CHANNEL_LAYERS = {
 # For A/B runs only (the bench measures channels_redis's defaults): a channel's capacity.
 if os.environ.get("BENCH_CAPACITY") and BENCH_LAYER == "redis":
     CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = int(os.environ["BENCH_CAPACITY"])
-# ... or the kit's inboxes only, as its check W010 asks of a deployment.
-if os.environ.get("BENCH_INBOX_CAPACITY") and BENCH_LAYER == "redis":
+# ... or the kit's inboxes only, as its check W010 asks of a deployment (over several
+# hosts they have the layer's own names, raised for the kit's servers alone).
+if os.environ.get("BENCH_INBOX_CAPACITY") and BENCH_LAYER == "redis" and BENCH_SYSTEM == "htmx":
+    _inboxes = "liveops.inbox.*" if len(_HOSTS) == 1 else "specific.*"
     CHANNEL_LAYERS["default"]["CONFIG"]["channel_capacity"] = {
-        "liveops.inbox.*": int(os.environ["BENCH_INBOX_CAPACITY"])
+        _inboxes: int(os.environ["BENCH_INBOX_CAPACITY"])
     }
 
 # liveops-htmx: its defaults, but for the per-visitor socket limit: the bench's
