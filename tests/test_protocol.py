@@ -64,5 +64,6 @@ def test_rows_merge_only_with_a_rendering_of_the_same_row():
     row = {"type": protocol.ROW, protocol.GROUP: "liveops.user.1", "key": "a-b-1", "seq": 3}
     newer = {**row, "seq": 4}
     assert protocol.merge(row, newer) is newer
+    assert protocol.merge(newer, row) is newer  # queued out of order: the newer stays
     assert protocol.merge(row, {**newer, "key": "a-b-2"}) is None
     assert protocol.merge(row, update(4, {})) is None

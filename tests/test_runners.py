@@ -106,3 +106,27 @@ def test_celery_and_django_tasks_runners_enqueue(report, monkeypatch):
         tasks_runner.runner.submit("testapp.Report", str(report.pk))
     report.refresh_from_db()
     assert report.state == "succeeded"
+
+
+def test_the_owners_list_gets_the_pending_row_before_those_of_the_run(report):
+    """The eager runner runs inside start(): the list's first row must still come first
+    (a row queued after newer ones used to be merged over them, and the last was lost)."""
+    from channels.layers import channel_layers, get_channel_layer
+
+    from liveops_htmx.rendering import protocol
+    from liveops_htmx.workerside.publisher import get_publisher
+
+    capturing = {"default": {"BACKEND": "liveops_htmx.testing.CapturingChannelLayer"}}
+    channel_layers.backends.clear()
+    try:
+        with override_settings(CHANNEL_LAYERS=capturing):
+            report.start("eager")
+            get_publisher().flush()
+            rows = get_channel_layer().messages(
+                protocol.user_group(report.owner_id), type=protocol.ROW
+            )
+    finally:
+        channel_layers.backends.clear()
+    seqs = [row["seq"] for row in rows]
+    assert seqs[0] == 0 and 'data-state="pending"' in rows[0]["html"]
+    assert seqs == sorted(seqs) and 'data-state="succeeded"' in rows[-1]["html"]

@@ -152,13 +152,16 @@ def merge(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any] | No
     Two writes in a row of an operation merge (each part its newest rendering, the log
     appends of both) unless the first is a milestone, which viewers get in turn, or a
     reset, or only one of them carries ``full``. Two renderings of one list row merge
-    into the newer. Anything else: None.
+    into the one of the higher seq. Anything else: None.
     """
     kind = earlier.get("type")
     if kind != later.get("type") or earlier.get(GROUP) != later.get(GROUP):
         return None
     if kind == ROW:
-        return later if later.get("key") == earlier.get("key") else None
+        if later.get("key") != earlier.get("key"):
+            return None
+        # A row pushed at a commit can be queued after a newer rendering of it.
+        return later if later.get("seq", 0) >= earlier.get("seq", 0) else earlier
     if kind != UPDATE or later.get("base") != earlier.get("seq"):
         return None
     if earlier.get("milestone") or earlier.get("reset") or later.get("reset"):

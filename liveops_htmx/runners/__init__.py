@@ -46,6 +46,6 @@ def start(op: LiveOperation, runner: str | None = None) -> None:
     chosen = get_runner(runner)
     label, pk = op._meta.label, str(op.pk)
     db = router.db_for_write(type(op), instance=op)
-    transaction.on_commit(lambda: chosen.submit(label, pk), using=db)
-    if op.owner_id is not None:  # the owner's list shows it at once
+    if op.owner_id is not None:  # the owner's list shows it at once, before it runs
         publish_row(op, configured_layer())
+    transaction.on_commit(lambda: chosen.submit(label, pk), using=db)
