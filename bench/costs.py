@@ -102,12 +102,11 @@ def main(argv: list[str]) -> int:
 
     if not venv.inside():
         venv.reexec(Path(__file__), argv)
-    if args.layer:
-        import json
+    import json
 
+    if args.layer:
         print(json.dumps(measure(args.calls, args.ops)))
         return 0
-    import json
     import subprocess
 
     from bench.procs import OUT

@@ -12,6 +12,7 @@ from django.template.loader import get_template
 
 from liveops_htmx._compat import BUILTIN_PARTIALS, PARTIALS_APP
 from liveops_htmx.conf import DEFAULTS, SCRIPT_URL_PREFIXES, TRANSPORTS, conf
+from liveops_htmx.layer import hosts_of
 
 
 @register()
@@ -359,7 +360,7 @@ def check_redis_timeout(**kwargs: Any) -> list[CheckMessage]:
     layer = layers.get(conf.CHANNEL_LAYER) or {}
     if layer.get("BACKEND") != "channels_redis.core.RedisChannelLayer":
         return []
-    hosts = (layer.get("CONFIG") or {}).get("hosts") or ["redis://localhost:6379"]
+    hosts = hosts_of(layer.get("CONFIG") or {})
     short = [
         h for h in hosts if not (isinstance(h, dict) and float(h.get("socket_timeout", 0)) > 5)
     ]
@@ -393,7 +394,7 @@ def check_inbox_capacity(**kwargs: Any) -> list[CheckMessage]:
     config = layer.get("CONFIG") or {}
     sizes = BaseChannelLayer(capacity=config.get("capacity", 100))
     sizes.channel_capacity = sizes.compile_capacities(config.get("channel_capacity") or {})
-    hosts = config.get("hosts") or ["redis://localhost:6379"]
+    hosts = hosts_of(config)
     # Over several hosts the inboxes keep the layer's own names (see serverside/inbox.py).
     pattern = f"{PLAIN_PREFIX}*" if len(hosts) == 1 else "specific.*"
     capacity = sizes.get_capacity(pattern.replace("*", "x!y"))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Mapping
+from typing import Any
 
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -37,6 +39,12 @@ def require_layer() -> BaseChannelLayer:
     return layer
 
 
+def hosts_of(config: Mapping[str, Any]) -> list[Any]:
+    """The Redis servers of a layer's ``CONFIG`` (channels_redis's default: one, local)."""
+    hosts = config.get("hosts")
+    return list(hosts) if isinstance(hosts, (list, tuple)) and hosts else ["redis://localhost:6379"]
+
+
 def host_count(layer: BaseChannelLayer) -> int:
     """How many servers ``layer`` is sharded over: the ``hosts`` of its settings.
 
@@ -46,8 +54,7 @@ def host_count(layer: BaseChannelLayer) -> int:
     if layer is not configured_layer():
         return 1
     config = (getattr(settings, "CHANNEL_LAYERS", None) or {}).get(conf.CHANNEL_LAYER) or {}
-    hosts = (config.get("CONFIG") or {}).get("hosts")
-    return max(1, len(hosts)) if isinstance(hosts, (list, tuple)) else 1
+    return len(hosts_of(config.get("CONFIG") or {}))
 
 
 def loop_bound(layer: BaseChannelLayer) -> bool:
