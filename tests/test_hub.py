@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import pytest
 from channels.layers import channel_layers
@@ -113,6 +114,68 @@ async def test_memberships_are_renewed(flaky, report, user, monkeypatch):
     await comm.disconnect()
 
 
+async def test_a_steady_operation_gone_quiet_is_reread_once_and_not_rejoined_if_it_stood_still(
+    flaky, report, user, monkeypatch
+):
+    """An unusual silence costs one read of the row; the row did not move, so the
+    membership is left alone (and the check waits for a new cadence to be learnt)."""
+    from liveops_htmx.serverside import snapshots
+
+    monkeypatch.setattr(subscription, "SILENCE_MIN", 0.3)
+    reads = []
+    real_fetch = snapshots.fetch
+
+    def counted(label, pk):
+        reads.append(time.monotonic())
+        return real_fetch(label, pk)
+
+    monkeypatch.setattr(snapshots, "fetch", counted)
+    call = worker(report)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    for k in range(3):
+        await call("status", f"tick {k}")
+        assert f"tick {k}" in await comm.receive_from(timeout=TIMEOUT)
+        await asyncio.sleep(0.03)
+    quiet_from, adds, reads[:] = time.monotonic(), FlakyLayer.group_adds, []
+    await asyncio.sleep(1.5)  # five times the shortest silence checked
+    assert len(reads) == 1 and 0.25 < reads[0] - quiet_from < 0.6, reads
+    assert FlakyLayer.group_adds == adds
+    assert await comm.receive_nothing(timeout=0.1)  # the viewer was current: nothing to send
+    await comm.disconnect()
+
+
+async def test_a_silence_the_busy_loop_caused_is_counted_afresh(flaky, report, user, monkeypatch):
+    """A server too busy to run its tasks hears nothing either: checking every hub once
+    it wakes would add to the load, so the silence counts again from then."""
+    from liveops_htmx.serverside import snapshots
+
+    monkeypatch.setattr(subscription, "SILENCE_MIN", 0.3)
+    reads = []
+    real_fetch = snapshots.fetch
+
+    def counted(label, pk):
+        reads.append(time.monotonic())
+        return real_fetch(label, pk)
+
+    monkeypatch.setattr(snapshots, "fetch", counted)
+    call = worker(report)
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    for k in range(3):
+        await call("status", f"tick {k}")
+        assert f"tick {k}" in await comm.receive_from(timeout=TIMEOUT)
+        await asyncio.sleep(0.03)
+    reads[:] = []
+    time.sleep(0.8)  # the loop is blocked past the check's time
+    woke = time.monotonic()
+    await asyncio.sleep(0.2)
+    assert reads == []  # not at once
+    await asyncio.sleep(0.4)
+    assert len(reads) == 1 and reads[0] - woke > 0.25, [r - woke for r in reads]
+    await comm.disconnect()
+
+
 async def test_a_viewer_leaving_while_subscribing_does_not_leak_the_hub(flaky, report, user):
     FlakyLayer.drop_probes = True  # keep the hub waiting for its probe
     from liveops_htmx.security import make_subscription_token
@@ -183,7 +246,6 @@ async def test_viewers_joining_together_share_one_read_of_the_row(report, user, 
 
 async def test_a_read_under_way_is_not_joined_by_a_later_caller(report, user):
     import threading
-    import time
 
     from liveops_htmx.serverside.snapshots import OperationSubject
 

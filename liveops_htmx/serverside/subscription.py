@@ -7,7 +7,12 @@ growing pause; meanwhile the row is reread every few seconds, so viewers stay
 current from the database and a layer that stays down costs no reconnect storm.
 
 The watchdog rereads the row when nothing was heard for ``WATCHDOG_INTERVAL`` and
-renews the membership every hour (memberships expire on the Redis layers).
+renews the membership every hour (memberships expire on the Redis layers). An
+operation that has been pushing steadily is checked sooner: once it is silent for
+``SILENCE_FACTOR`` times its usual gap (at least ``SILENCE_MIN``), the row is reread
+once, and if it moved on without a push reaching this process, the membership is
+renewed. A restarted Redis server forgets its groups, and a server that receives
+from another shard has no other way to notice.
 
 Stopping leaves the group whenever a join was sent, joined or not, and a leave the
 layer fails is tried again for a few minutes: a membership left in Redis brings the
@@ -20,6 +25,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from channels.layers import BaseChannelLayer
@@ -33,6 +39,14 @@ logger = logging.getLogger("liveops_htmx.serverside")
 
 #: Seconds between renewals of a membership (both Redis layers expire them after a day).
 REJOIN_EVERY = 3600.0
+#: A steady operation silent for this many times its usual gap between pushes is checked.
+SILENCE_FACTOR = 10.0
+#: ...but never before this many seconds of silence.
+SILENCE_MIN = 2.0
+#: Weight of the newest gap in the usual gap (an exponential moving average).
+GAP_WEIGHT = 0.25
+#: Seconds the loop may wake the watchdog late before the silence is counted afresh.
+STALL = 0.25
 #: Pauses between the first tries to join; after them the subscription runs degraded.
 FIRST_TRIES = (0.2, 0.5)
 #: Longest pause between two tries to join a layer that keeps refusing.
@@ -70,6 +84,9 @@ class Subscription:
         self.heard_at = self.loop.time()
         self.last_seq = -1  # the newest seq pushed to this process
         self._silent = False  # the watchdog asked for a reread after a silence
+        self._pushed_at: float | None = None  # when the last update was heard
+        self._gap: float | None = None  # the usual gap between updates heard (None: unknown)
+        self._wake = asyncio.Event()  # a cadence was learnt: the watchdog looks at it
         #: Done once the first tries are over, joined or not: viewers need not wait longer.
         self.ready: asyncio.Future[None] = self.loop.create_future()
         self._probes: dict[str, asyncio.Future[None]] = {}
@@ -165,10 +182,23 @@ class Subscription:
             if heard is not None and not heard.done():
                 heard.set_result(None)
             return
-        self.heard_at = self.loop.time()
+        now = self.heard_at = self.loop.time()
         if msg.get("type") == protocol.UPDATE:
             self.last_seq = max(self.last_seq, int(msg.get("seq", 0)))
+            self._learn_cadence(now, terminal=bool(msg.get("terminal")))
         self.deliver(msg)
+
+    def _learn_cadence(self, now: float, terminal: bool) -> None:
+        if terminal:  # nothing more is coming: a silence now says nothing
+            self._pushed_at = self._gap = None
+            return
+        if self._pushed_at is not None:
+            gap = now - self._pushed_at
+            known = self._gap is not None
+            self._gap = gap if self._gap is None else self._gap + GAP_WEIGHT * (gap - self._gap)
+            if not known:
+                self._wake.set()
+        self._pushed_at = now
 
     def checked(self, snapshot: Any) -> None:
         """A reread after a silence found the row past every push heard: join again.
@@ -204,11 +234,37 @@ class Subscription:
 
     # -- keeping it -------------------------------------------------------------------
 
+    def _unusual_silence_at(self) -> float | None:
+        """When silence would be unusual for this operation (None: no cadence known)."""
+        if self._gap is None or self._pushed_at is None or not self.joined:
+            return None
+        return self._pushed_at + max(SILENCE_MIN, SILENCE_FACTOR * self._gap)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if an unusual silence falls due first."""
+        deadline = self.loop.time() + seconds
+        while (now := self.loop.time()) < deadline:
+            due = self._unusual_silence_at()
+            if due is not None and due <= now:
+                self._pushed_at = self._gap = None  # checked once; pushes teach it again
+                self._silent = True
+                self.heal()
+                continue
+            self._wake.clear()
+            until = min(deadline, due) if due is not None else deadline
+            with suppress(TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11
+                await within(self._wake.wait(), until - now)
+            if self.loop.time() - until > STALL and self._pushed_at is not None:
+                # The loop was too busy to wake us, or to read the inbox: a silence it
+                # caused proves nothing, and a check of every hub would add to the load.
+                # Count it again from now.
+                self._pushed_at = self.loop.time()
+
     async def _watch(self) -> None:
         renewed = self.loop.time()
         while True:
             interval = conf.WATCHDOG_INTERVAL if self.joined else POLL_WHILE_DOWN
-            await asyncio.sleep(min(interval, conf.WATCHDOG_INTERVAL))
+            await self._pause(min(interval, conf.WATCHDOG_INTERVAL))
             now = self.loop.time()
             if now - self.heard_at >= interval or not self.joined:
                 self._silent = self.joined
