@@ -167,7 +167,7 @@ async def test_a_silence_the_busy_loop_caused_is_counted_afresh(flaky, report, u
         assert f"tick {k}" in await comm.receive_from(timeout=TIMEOUT)
         await asyncio.sleep(0.03)
     reads[:] = []
-    time.sleep(0.8)  # the loop is blocked past the check's time
+    time.sleep(0.8)  # noqa: ASYNC251 - the point: the loop is blocked past the check
     woke = time.monotonic()
     await asyncio.sleep(0.2)
     assert reads == []  # not at once

@@ -106,7 +106,10 @@ if os.environ.get("BENCH_INBOX_CAPACITY") and BENCH_LAYER == "redis" and BENCH_S
 
 # liveops-htmx: its defaults, but for the per-visitor socket limit: the bench's
 # viewers are one anonymous client address, a thousand sockets at a time.
-LIVEOPS = {"SOCKETS_PER_USER": None}
+LIVEOPS: dict[str, object] = {"SOCKETS_PER_USER": None}
+# For A/B runs only: how many inbox channels a server process receives on.
+if os.environ.get("BENCH_INBOX_CHANNELS"):
+    LIVEOPS["INBOX_CHANNELS"] = int(os.environ["BENCH_INBOX_CHANNELS"])
 
 # django-liveops and channels_broadcast: defaults, as in its example project.
 if BENCH_SYSTEM == "djl":
