@@ -115,11 +115,9 @@ async def test_memberships_are_renewed(flaky, report, user, monkeypatch):
     await comm.disconnect()
 
 
-async def test_a_steady_operation_gone_quiet_is_reread_once_and_not_rejoined_if_it_stood_still(
-    flaky, report, user, monkeypatch
-):
-    """An unusual silence costs one read of the row; the row did not move, so the
-    membership is left alone (and the check waits for a new cadence to be learnt)."""
+async def steady_then_quiet(report, user, monkeypatch):
+    """A viewer of an operation that pushed three times, 30 ms apart, then stopped; the
+    times of the row's reads from then on (a silence is checked after 0.3 s here)."""
     from liveops_htmx.serverside import snapshots
 
     monkeypatch.setattr(subscription, "SILENCE_MIN", 0.3)
@@ -138,7 +136,17 @@ async def test_a_steady_operation_gone_quiet_is_reread_once_and_not_rejoined_if_
         await call("status", f"tick {k}")
         assert f"tick {k}" in await comm.receive_from(timeout=TIMEOUT)
         await asyncio.sleep(0.03)
-    quiet_from, adds, reads[:] = time.monotonic(), FlakyLayer.group_adds, []
+    reads.clear()
+    return comm, reads
+
+
+async def test_a_steady_operation_gone_quiet_is_reread_once_and_not_rejoined_if_it_stood_still(
+    flaky, report, user, monkeypatch
+):
+    """An unusual silence costs one read of the row; the row did not move, so the
+    membership is left alone (and the check waits for a new cadence to be learnt)."""
+    comm, reads = await steady_then_quiet(report, user, monkeypatch)
+    quiet_from, adds = time.monotonic(), FlakyLayer.group_adds
     await asyncio.sleep(1.5)  # five times the shortest silence checked
     assert len(reads) == 1 and 0.25 < reads[0] - quiet_from < 0.6, reads
     assert FlakyLayer.group_adds == adds
@@ -149,25 +157,7 @@ async def test_a_steady_operation_gone_quiet_is_reread_once_and_not_rejoined_if_
 async def test_a_silence_the_busy_loop_caused_is_counted_afresh(flaky, report, user, monkeypatch):
     """A server too busy to run its tasks hears nothing either: checking every hub once
     it wakes would add to the load, so the silence counts again from then."""
-    from liveops_htmx.serverside import snapshots
-
-    monkeypatch.setattr(subscription, "SILENCE_MIN", 0.3)
-    reads = []
-    real_fetch = snapshots.fetch
-
-    def counted(label, pk):
-        reads.append(time.monotonic())
-        return real_fetch(label, pk)
-
-    monkeypatch.setattr(snapshots, "fetch", counted)
-    call = worker(report)
-    comm = await follow(report, user)
-    await comm.receive_from(timeout=TIMEOUT)
-    for k in range(3):
-        await call("status", f"tick {k}")
-        assert f"tick {k}" in await comm.receive_from(timeout=TIMEOUT)
-        await asyncio.sleep(0.03)
-    reads[:] = []
+    comm, reads = await steady_then_quiet(report, user, monkeypatch)
     time.sleep(0.8)  # noqa: ASYNC251 - the point: the loop is blocked past the check
     woke = time.monotonic()
     await asyncio.sleep(0.2)

@@ -234,6 +234,11 @@ class Subscription:
 
     # -- keeping it -------------------------------------------------------------------
 
+    def _reread_after_silence(self) -> None:
+        """Reread the row; if joined, :meth:`checked` then asks whether pushes were lost."""
+        self._silent = self.joined
+        self.heal()
+
     def _unusual_silence_at(self) -> float | None:
         """When silence would be unusual for this operation (None: no cadence known)."""
         if self._gap is None or self._pushed_at is None or not self.joined:
@@ -247,8 +252,7 @@ class Subscription:
             due = self._unusual_silence_at()
             if due is not None and due <= now:
                 self._pushed_at = self._gap = None  # checked once; pushes teach it again
-                self._silent = True
-                self.heal()
+                self._reread_after_silence()
                 continue
             self._wake.clear()
             until = min(deadline, due) if due is not None else deadline
@@ -267,8 +271,7 @@ class Subscription:
             await self._pause(min(interval, conf.WATCHDOG_INTERVAL))
             now = self.loop.time()
             if now - self.heard_at >= interval or not self.joined:
-                self._silent = self.joined
-                self.heal()
+                self._reread_after_silence()
             if self.joined and now - renewed >= REJOIN_EVERY:
                 renewed = now
                 try:
