@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 from demo import htmx_release
 from e2e.servers import Htmx
 from e2e.site import TIMEOUT, Document, Op, Site, Sockets, percent_of, start
+from liveops_htmx.conf import DEFAULTS
 
 
 def increasing_run(values: list[int]) -> int:
@@ -57,6 +58,9 @@ def test_progress_advances_and_result_appears_in_place(page: Page, site: Site) -
     expect(op.part("progress").get_by_role("progressbar")).to_have_attribute("value", "100.0")
     document.assert_same()
     assert len(sockets.opened) == 1, sockets.urls
+    # The last frame swapped the socket element out, so htmx closed the socket; the
+    # server would have waited CLOSE_GRACE for that before closing it itself.
+    sockets.wait_closed(sockets.opened[0], timeout=DEFAULTS["CLOSE_GRACE"] * 1000 / 2)
 
 
 def test_progress_inside_one_transaction_rises_on_the_page(page: Page, site: Site) -> None:

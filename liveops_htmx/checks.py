@@ -157,15 +157,21 @@ def _check_numbers(user: dict[str, Any]) -> list[CheckMessage]:
                     id="liveops_htmx.E005",
                 )
             )
-    interval = user.get("FLUSH_INTERVAL", DEFAULTS["FLUSH_INTERVAL"])
-    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval < 0:
-        messages.append(
-            Error(
-                f"LIVEOPS['FLUSH_INTERVAL'] must be a number of seconds >= 0, not {interval!r}.",
-                hint="0.1 means at most 10 coalesced flushes a second per operation.",
-                id="liveops_htmx.E005",
+    hints = {
+        "FLUSH_INTERVAL": "0.1 means at most 10 coalesced flushes a second per operation.",
+        "CLOSE_GRACE": "0 closes a finished operation's socket at once, without waiting "
+        "for the page.",
+    }
+    for name, hint in hints.items():
+        value = user.get(name, DEFAULTS[name])
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            messages.append(
+                Error(
+                    f"LIVEOPS[{name!r}] must be a number of seconds >= 0, not {value!r}.",
+                    hint=hint,
+                    id="liveops_htmx.E005",
+                )
             )
-        )
     inboxes = user.get("INBOX_CHANNELS", DEFAULTS["INBOX_CHANNELS"])
     if not _whole(inboxes):
         messages.append(

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # Channels a serving process's event loop receives pushes on, groups shared out
     # over them: more receive in parallel and hold more (see docs/architecture.md).
     "INBOX_CHANNELS": 8,
+    # Seconds a finished operation's WebSocket waits for the page to close it (its last
+    # frame swaps out the socket element, so htmx does) before the server closes it.
+    "CLOSE_GRACE": 5.0,
     # Seconds between a subscription's checks of the database for missed pushes.
     "WATCHDOG_INTERVAL": 15.0,
     # Where op.start() runs operations: "thread", "celery", "django_tasks", "eager",
@@ -138,6 +141,10 @@ class LiveopsSettings:
     @property
     def INBOX_CHANNELS(self) -> int:
         return int(self._get("INBOX_CHANNELS"))
+
+    @property
+    def CLOSE_GRACE(self) -> float:
+        return float(self._get("CLOSE_GRACE"))
 
     @property
     def WATCHDOG_INTERVAL(self) -> float:

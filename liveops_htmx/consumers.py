@@ -12,6 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 
+from liveops_htmx._compat import within
 from liveops_htmx.conf import conf
 from liveops_htmx.layer import configured_layer
 from liveops_htmx.rendering.context import element_id
@@ -47,6 +48,8 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     sub: Subscription | None = None
     _first: asyncio.Future[None] | None = None
     slot: str | None = None  # the visitor whose slot this socket holds
+    gone = False  # the client closed the socket (or dropped it)
+    _gone: asyncio.Event | None = None  # set with ``gone`` while a close waits for it
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # No channel per socket: the hub is this process's only subscriber.
@@ -110,6 +113,9 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.end(CloseCode.TOO_BIG)
 
     async def disconnect(self, code: int) -> None:
+        self.gone = True
+        if self._gone is not None:
+            self._gone.set()
         if self._first is not None:
             self._first.cancel()
         if self.viewer is not None:
@@ -124,11 +130,28 @@ class LiveOperationConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def end(self, code: int) -> None:
         """Close with ``code``; a refusal first replaces the page's socket element."""
+        if code == CloseCode.NORMAL and await self.closed_by_page():
+            return
         reason = REASONS.get(code)
         element = self.socket_element_id()
         if reason is not None and element is not None:
             await self.send(text_data=refusal(element, str(reason), code))
         await self.close(code)
+
+    async def closed_by_page(self) -> bool:
+        """Give the page ``CLOSE_GRACE`` seconds to close the socket; True if it did.
+
+        The last frame swaps the socket element out, and htmx closes the socket. A
+        server that closes first races the page's reading of that frame: daphne resets
+        a connection whose client has not answered its close within a second, and the
+        reset throws away what the client had not read yet.
+        """
+        grace = conf.CLOSE_GRACE
+        if not self.gone and grace > 0:
+            self._gone = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await within(self._gone.wait(), grace)
+        return self.gone
 
     def socket_element_id(self) -> str | None:
         """The id of the page element that opened this socket, if the token said which."""

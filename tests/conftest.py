@@ -45,6 +45,14 @@ def clock():
 
 
 @pytest.fixture(autouse=True)
+def _close_at_once(monkeypatch):
+    """Also under override_settings(LIVEOPS=...): see CLOSE_GRACE in tests/settings.py."""
+    from liveops_htmx.conf import DEFAULTS
+
+    monkeypatch.setitem(DEFAULTS, "CLOSE_GRACE", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _drain_publisher():
     yield
     get_publisher().flush(5)

@@ -163,3 +163,9 @@ def run_demo(code, run_dir, **env):
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def daphne_server(env: dict[str, str]) -> Process:
+    port = free_port()
+    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0"]
+    return Process([*args, "tests.asgi:application"], env, port)

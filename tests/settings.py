@@ -135,5 +135,8 @@ LIVEOPS: dict[str, object] = {
     )
     if value
 }
+# Servers close a finished operation's socket at once: test clients are no pages that
+# close it themselves. The grace has tests of its own (test_closing).
+LIVEOPS["CLOSE_GRACE"] = float(os.environ.get("LIVEOPS_TEST_CLOSE_GRACE", "0"))
 if os.environ.get("LIVEOPS_TEST_RUNNER"):
     LIVEOPS["RUNNER"] = os.environ["LIVEOPS_TEST_RUNNER"]

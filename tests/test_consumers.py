@@ -147,6 +147,41 @@ async def test_pushes_follow_the_snapshot_in_order_then_the_terminal_closes_1000
     assert f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>' in frames[2]
 
 
+def drains():
+    """Sends under way in this loop (a viewer's task that waits on a close counts)."""
+    return [t for t in asyncio.all_tasks() if "Viewer._drain" in repr(t.get_coro())]
+
+
+async def test_after_the_last_frame_the_page_closes_the_socket_and_nothing_waits_on(
+    running, user, settings
+):
+    settings.LIVEOPS = {**settings.LIVEOPS, "CLOSE_GRACE": 60.0}
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await call("result", message="all done")
+    last = await comm.receive_from(timeout=TIMEOUT)
+    assert f'<div id="op-socket-{report.pk}" hx-swap-oob="outerHTML" hidden></div>' in last
+    assert await comm.receive_nothing(0.3), "the server closed under the page"
+    assert drains(), "the close waits for the page"
+    await eventually(lambda: hub.hubs() == [], what="the hub to stop (it need not wait)")
+    await comm.disconnect()  # as htmx does once the frame swapped the socket element out
+    await eventually(lambda: not drains(), what="the waiting close to end with the page's")
+
+
+async def test_a_client_that_never_closes_is_closed_1000_after_the_grace(running, user, settings):
+    settings.LIVEOPS = {**settings.LIVEOPS, "CLOSE_GRACE": 0.4}
+    report, call = running
+    comm = await follow(report, user)
+    await comm.receive_from(timeout=TIMEOUT)
+    await call("result", message="all done")
+    await comm.receive_from(timeout=TIMEOUT)
+    waited = asyncio.get_running_loop().time()
+    frames, code = await closed_with(comm)
+    assert (frames, code) == ([], 1000)
+    assert asyncio.get_running_loop().time() - waited >= 0.3
+
+
 async def test_an_operation_finished_before_connect_shows_its_result_first(report, user):
     call = worker(report)
     await call("start")

@@ -36,7 +36,8 @@ class Socket(Protocol):
 
     async def send_frame(self, text: str) -> None: ...
 
-    async def end(self, code: int) -> None: ...
+    async def end(self, code: int) -> None:
+        """Close with ``code``; ``NORMAL`` follows the last frame, which the page acts on."""
 
 
 class Host(Protocol):
@@ -87,7 +88,7 @@ class Viewer:
             while (frame := self.outbox.pop()) is not None:
                 await self.socket.send_frame(frame.text())
                 if frame.terminal:
-                    self.done = True
+                    self.leave()  # the hub is done with it, however long the close takes
                     await self.socket.end(CloseCode.NORMAL)
                     break
         except Exception:  # the socket went away under us
