@@ -112,7 +112,9 @@ def sessions(quick: bool) -> list[Session]:
             (*BASE, *scale, "unwatched", "grow", "transports"),
             fan=((200, "status"), (1000, "status"), (1000, "percent")),
         ),
-        Session(Setup("htmx", "pubsub"), ("latency", "storm", "fanout", *scale, "transports")),
+        Session(
+            Setup("htmx", "pubsub"), ("latency", "storm", "fanout", *scale, "grow", "transports")
+        ),
         Session(Setup("htmx", "redis", deflate=False), ("fanout",), fan=((1000, "status"),)),
         Session(relay, ("memory", "latency", "storm", "fanout", *scale, "unwatched", "grow")),
         Session(Setup("relay", "pubsub"), ("latency", "fanout", *scale), fan=((1000, "status"),)),
