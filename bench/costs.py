@@ -246,14 +246,13 @@ def main(argv: list[str]) -> int:
     for name in rows["redis"]:
         print(f"| {name} | {rows['redis'][name]:.0f} | {rows['pubsub'][name]:.0f} |")
     print(f"\nServer CPU per push received ({args.receives} pushes at {args.rate:.0f} a second)\n")
-    print("| layer | CPU per push | pushes received | received a second | cores at 2,500 a second |")
+    print("| layer | CPU per push | pushes received | received a second | cores at 2,500/s |")
     print("| --- | --- | --- | --- | --- |")
     for layer, got in received.items():
         share = got["cpu_us"] * 2500 / 1e6
         pace = got["received"] / got["seconds"]
-        print(
-            f"| {layer} | {got['cpu_us']:.0f} µs | {got['received']:.0f} | {pace:.0f} | {share:.2f} |"
-        )
+        cpu, count = f"{got['cpu_us']:.0f} µs", f"{got['received']:.0f}"
+        print(f"| {layer} | {cpu} | {count} | {pace:.0f} | {share:.2f} |")
     return 0
 
 
