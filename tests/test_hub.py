@@ -121,6 +121,9 @@ async def steady_then_quiet(report, user, monkeypatch):
     from liveops_htmx.serverside import snapshots
 
     monkeypatch.setattr(subscription, "SILENCE_MIN", 0.3)
+    # The floor decides, however slow a busy machine made the ticks (ten gaps of 50 ms
+    # would move the check to 0.5 s, into what the tests below block or wait).
+    monkeypatch.setattr(subscription, "SILENCE_FACTOR", 1.0)
     reads = []
     real_fetch = snapshots.fetch
 
